@@ -1,0 +1,1 @@
+"""Zalo sales-care bot: webhook events in, rules and commands, Zalo API messages out."""

@@ -1,0 +1,116 @@
+"""The slash-command router: text -> (spec, typed args), with permissions per role. Pure.
+
+A handler module declares its command with `@command(...)` on its handle function and gives a
+`parse` function that turns the raw argument string into typed args or raises UsageError.
+English names have Vietnamese aliases; both are matched without diacritics and case, so
+/ghichu, /GhiChu and /ghi_chú all reach /log.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bot.text import fold
+
+if TYPE_CHECKING:
+    from bot.context import Context
+    from bot.intents import Intent
+
+Handler = Callable[["Context", Any], Awaitable[list["Intent"]]]
+Parser = Callable[[str], Any]
+
+ALL_STAFF = frozenset(
+    {"sales", "sales_head", "accountant", "chief_accountant", "warehouse", "shipping", "admin"}
+)
+HEADS = frozenset({"sales_head", "admin"})
+
+
+class UsageError(ValueError):
+    """The arguments do not fit; the message says what is wrong (shown with the usage line)."""
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    aliases: tuple[str, ...]
+    roles: frozenset[str]
+    parse: Parser
+    handle: Handler
+    group_only: bool = True
+
+    def allows(self, role: str | None) -> bool:
+        return role in self.roles
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """A slash-command as typed: the word after '/', and the rest of the line."""
+
+    word: str
+    args: str
+
+
+REGISTRY: dict[str, CommandSpec] = {}
+_BY_KEY: dict[str, CommandSpec] = {}
+
+
+def _key(word: str) -> str:
+    return fold(word).replace("_", "").replace("-", "").replace(" ", "")
+
+
+def command(
+    name: str,
+    *,
+    aliases: tuple[str, ...] = (),
+    roles: frozenset[str] = ALL_STAFF,
+    parse: Parser | None = None,
+    group_only: bool = True,
+) -> Callable[[Handler], Handler]:
+    """Register the decorated handler as /name (and its aliases)."""
+
+    def register(handle: Handler) -> Handler:
+        spec = CommandSpec(name, aliases, roles, parse or _no_args, handle, group_only)
+        for word in (name, *aliases):
+            if _key(word) in _BY_KEY:
+                raise ValueError(f"command word /{word} registered twice")
+            _BY_KEY[_key(word)] = spec
+        REGISTRY[name] = spec
+        return handle
+
+    return register
+
+
+def _no_args(raw: str) -> None:
+    if raw.strip():
+        raise UsageError("this command takes no arguments")
+
+
+def split_command(text: str | None) -> Invocation | None:
+    """'/Ghi_chú call ok' -> Invocation('Ghi_chú', 'call ok'); None when not a command."""
+    if not text:
+        return None
+    stripped = text.strip()
+    if not stripped.startswith("/") or len(stripped) < 2 or stripped[1].isspace():
+        return None
+    word, _, rest = stripped[1:].partition(" ")
+    word, _, first_line_rest = word.partition("\n")
+    args = (first_line_rest + " " + rest).strip() if first_line_rest else rest.strip()
+    return Invocation(word=word, args=args)
+
+
+def lookup(word: str) -> CommandSpec | None:
+    return _BY_KEY.get(_key(word))
+
+
+def suggest(word: str) -> str | None:
+    """The registered command name closest to a mistyped word, if any is close."""
+    matches = difflib.get_close_matches(_key(word), list(_BY_KEY), n=1, cutoff=0.6)
+    return _BY_KEY[matches[0]].name if matches else None
+
+
+def commands_for(role: str | None) -> list[CommandSpec]:
+    """The commands `role` may run, in registration order."""
+    return [spec for spec in REGISTRY.values() if spec.allows(role)]

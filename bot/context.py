@@ -1,0 +1,61 @@
+"""What a rule or a handler gets: the event, who sent it, the group, the time, the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.events import ZaloEvent
+from bot.intents import SendGroup, SendUser
+from config.settings import Settings
+from storage.models import Group, Staff
+
+if TYPE_CHECKING:
+    from bot.render import Renderer
+
+
+@dataclass
+class Context:
+    event: ZaloEvent
+    db: AsyncSession
+    now: datetime
+    settings: Settings
+    renderer: Renderer
+    sender: Staff | None
+    group: Group | None
+
+    @property
+    def role(self) -> str | None:
+        """The sender's staff role; None for the customer side."""
+        return self.sender.role if self.sender and self.sender.active else None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role is not None
+
+    @property
+    def locale(self) -> str:
+        return self.settings.locale
+
+    @property
+    def labels(self) -> dict[str, Any]:
+        """Display words in the context's locale (templates/<locale>/labels.toml)."""
+        from bot.render import labels
+
+        return labels(self.locale)
+
+    @property
+    def sender_id(self) -> str:
+        return self.event.sender_id or ""
+
+    def reply(self, template: str, **context: Any) -> SendGroup | SendUser:
+        """Answer where the event came from: in the group, quoting it, or 1:1."""
+        if self.event.group_id:
+            return SendGroup(
+                self.event.group_id, template, context, quote_msg_id=self.event.msg_id,
+                notify_user_id=self.sender_id or None,
+            )
+        return SendUser(self.sender_id, template, context, quote_msg_id=self.event.msg_id)

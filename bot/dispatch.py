@@ -1,0 +1,130 @@
+"""One event, start to finish: transcript -> rules -> the command -> outbox rows.
+
+Runs inside the event's transaction (the inbox commits it), so an event has all its effects
+or none, and a redelivered or retried event can never have them twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+import bot.handlers  # noqa: F401  (registers the commands)
+from bot import rules
+from bot.clock import Clock
+from bot.commands import UsageError, lookup, split_command, suggest
+from bot.context import Context
+from bot.events import Kind, ZaloEvent
+from bot.intents import Intent
+from bot.outbox import enqueue
+from bot.render import Renderer
+from config.settings import Settings
+from storage import repo
+from storage.models import CommandRun, Message
+
+log = logging.getLogger(__name__)
+
+_LIFECYCLE_ACTIONS = {
+    Kind.GROUP_CREATED: "group.created",
+    Kind.MEMBER_JOINED: "group.member_joined",
+    Kind.MEMBER_LEFT: "group.member_left",
+    Kind.GROUP_REMOVED: "group.removed",
+    Kind.FOLLOW: "oa.follow",
+    Kind.UNFOLLOW: "oa.unfollow",
+}
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: Settings
+    clock: Clock
+    renderer: Renderer
+
+
+async def process_event(
+    db: AsyncSession, event: ZaloEvent, deps: Deps, *, inbox_id: int | None = None
+) -> list[Intent]:
+    """Apply one event to the database and queue the bot's answers; returns the intents."""
+    now = deps.clock.now()
+    sender = await repo.get_staff(db, user_id=event.sender_id) if event.sender_id else None
+    group = None
+    if event.group_id and event.kind is not Kind.OA_GROUP_ECHO:
+        group, _created = await repo.ensure_group(db, group_id=event.group_id, now=now)
+    ctx = Context(event=event, db=db, now=now, settings=deps.settings, renderer=deps.renderer,
+                  sender=sender, group=group)
+    await record(ctx)
+    intents = await rules.fan_out(ctx)
+    intents += await run_command(ctx)
+    await enqueue(db, intents, renderer=deps.renderer, locale=ctx.locale, now=now,
+                  source_event_id=inbox_id)
+    return intents
+
+
+async def record(ctx: Context) -> None:
+    """Keep the transcript and the group's membership; lifecycle events go to the audit log."""
+    event = ctx.event
+    if event.kind in (Kind.GROUP_MESSAGE, Kind.USER_MESSAGE, Kind.OA_GROUP_ECHO, Kind.OA_ECHO):
+        outgoing = event.kind in (Kind.OA_GROUP_ECHO, Kind.OA_ECHO)
+        if event.group_id and event.sender_id and not outgoing:
+            await repo.mark_member(ctx.db, group_id=event.group_id, user_id=event.sender_id,
+                                   now=ctx.now)
+        await repo.record_message(ctx.db, message=Message(
+            msg_id=event.msg_id or "", group_id=event.group_id,
+            user_id=event.sender_id or "oa", direction="out" if outgoing else "in",
+            sender_kind="oa" if outgoing else ("staff" if ctx.is_staff else "customer"),
+            event_name=event.name, text=event.text, quote_msg_id=event.quote_msg_id,
+            attachments=[{"type": a.type, "payload": a.payload} for a in event.attachments],
+            zalo_timestamp=event.timestamp, sent_at=event.at,
+        ))
+        return
+    if event.kind in (Kind.MEMBER_JOINED, Kind.MEMBER_LEFT) and event.group_id:
+        for user_id in event.member_ids:
+            await repo.mark_member(ctx.db, group_id=event.group_id, user_id=user_id, now=ctx.now,
+                                   present=event.kind is Kind.MEMBER_JOINED)
+    if action := _LIFECYCLE_ACTIONS.get(event.kind):
+        await repo.audit(ctx.db, at=ctx.now, actor_id=event.sender_id or "zalo", action=action,
+                         group_id=event.group_id, event=event.name, members=list(event.member_ids))
+
+
+async def run_command(ctx: Context) -> list[Intent]:
+    """Run the staff member's slash-command, if the message is one. Customers' text is chat."""
+    event = ctx.event
+    if event.kind not in (Kind.GROUP_MESSAGE, Kind.USER_MESSAGE) or not ctx.is_staff:
+        return []
+    invocation = split_command(event.text)
+    if invocation is None:
+        return []
+    spec = lookup(invocation.word)
+    name = spec.name if spec else invocation.word[:40]
+    intents, outcome = await _dispatch(ctx, invocation.word, invocation.args)
+    await repo.record_command(ctx.db, run=CommandRun(
+        group_id=event.group_id, user_id=ctx.sender_id, msg_id=event.msg_id, name=name,
+        text=(event.text or "")[:2000], outcome=outcome, at=ctx.now,
+    ))
+    return intents
+
+
+async def _dispatch(ctx: Context, word: str, raw_args: str) -> tuple[list[Intent], str]:
+    spec = lookup(word)
+    who = {"user_id": ctx.sender_id}
+    if spec is None:
+        return [ctx.reply("unknown_command", word=word, suggestion=suggest(word), **who)], "unknown"
+    if not spec.allows(ctx.role):
+        return [ctx.reply("denied", command=spec.name, roles=sorted(spec.roles), role=ctx.role,
+                          **who)], "denied"
+    if spec.group_only and ctx.group is None:
+        return [ctx.reply("group_only", command=spec.name)], "denied"
+    try:
+        args = spec.parse(raw_args)
+    except UsageError as exc:
+        return [ctx.reply("usage", command=spec.name, reason=str(exc), **who)], "usage"
+    if (refusal := await rules.guard(ctx, spec, args)) is not None:
+        return refusal, "blocked"
+    try:
+        async with ctx.db.begin_nested():
+            return await spec.handle(ctx, args), "ok"
+    except Exception:
+        log.exception("command /%s failed on event %s", spec.name, ctx.event.msg_id)
+        return [ctx.reply("command_failed", command=spec.name, **who)], "error"

@@ -1,0 +1,208 @@
+"""Zalo webhook events: signature check and parsing into one frozen value. Pure, no I/O.
+
+Shapes follow shared/reference/zalo-api.md: every id and timestamp stays a string; group
+messages carry the group id in recipient.id and the member in sender.id; lifecycle event names
+differ between sources, so they are routed by prefix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class EventError(ValueError):
+    """The body is not a Zalo event we can store; the message says why (sent back as 400)."""
+
+
+class Kind(StrEnum):
+    GROUP_MESSAGE = "group_message"  # user_send_group_*
+    OA_GROUP_ECHO = "oa_group_echo"  # oa_send_group_*: our own sends, never trigger anything
+    USER_MESSAGE = "user_message"  # user_send_* (1:1 with the OA)
+    OA_ECHO = "oa_echo"  # oa_send_* (1:1)
+    GROUP_CREATED = "group_created"
+    MEMBER_JOINED = "member_joined"
+    MEMBER_LEFT = "member_left"
+    GROUP_REMOVED = "group_removed"
+    GROUP_OTHER = "group_other"  # admins, join requests, info updates
+    FOLLOW = "follow"
+    UNFOLLOW = "unfollow"
+    OTHER = "other"  # seen/received/reacted, unknown names: stored, logged, no effect
+
+
+_GROUP_LIFECYCLE = (
+    ("create_group", Kind.GROUP_CREATED),
+    ("user_join_group", Kind.MEMBER_JOINED),
+    ("accept_request_join_group", Kind.MEMBER_JOINED),
+    ("react_request_join_group_accept", Kind.MEMBER_JOINED),
+    ("user_out_group", Kind.MEMBER_LEFT),
+    ("user_leave_group", Kind.MEMBER_LEFT),
+    ("remove_member", Kind.MEMBER_LEFT),
+    ("disperse_group", Kind.GROUP_REMOVED),
+    ("delete_group", Kind.GROUP_REMOVED),
+)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    type: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ZaloEvent:
+    """One webhook event, reduced to what the bot uses. `raw` keeps the whole body."""
+
+    name: str
+    kind: Kind
+    timestamp: str
+    sender_id: str | None = None
+    group_id: str | None = None
+    msg_id: str | None = None
+    text: str | None = None
+    quote_msg_id: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    member_ids: tuple[str, ...] = ()
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def at(self) -> datetime:
+        """When Zalo says it happened (UTC)."""
+        return datetime.fromtimestamp(int(self.timestamp) / 1000, tz=UTC)
+
+    @property
+    def is_message(self) -> bool:
+        return self.kind in (Kind.GROUP_MESSAGE, Kind.USER_MESSAGE)
+
+
+def classify(name: str) -> Kind:
+    """The kind of an event name; unknown names are OTHER, never an error."""
+    if name.startswith("user_send_group_"):
+        return Kind.GROUP_MESSAGE
+    if name.startswith("oa_send_group_"):
+        return Kind.OA_GROUP_ECHO
+    for prefix, kind in _GROUP_LIFECYCLE:
+        if name.startswith(prefix):
+            return kind
+    if name.endswith("_group") or "_group_" in name:
+        return Kind.GROUP_OTHER
+    if name.startswith(("user_send_", "anonymous_send_")):
+        return Kind.USER_MESSAGE
+    if name.startswith("oa_send_"):
+        return Kind.OA_ECHO
+    if name in ("follow", "unfollow"):
+        return Kind.FOLLOW if name == "follow" else Kind.UNFOLLOW
+    return Kind.OTHER
+
+
+def expected_signature(app_id: str, raw_body: bytes, timestamp: str, secret: str) -> str:
+    """'mac=' + hex SHA-256 of app id + raw body + the body's timestamp + OA secret key."""
+    digest = hashlib.sha256(app_id.encode() + raw_body + timestamp.encode() + secret.encode())
+    return "mac=" + digest.hexdigest()
+
+
+def verify_signature(
+    header: str | None, app_id: str, raw_body: bytes, timestamp: str, secret: str
+) -> bool:
+    """Constant-time check of X-ZEvent-Signature (the 'mac=' prefix is optional)."""
+    if not header:
+        return False
+    given = header.strip()
+    given = given if given.startswith("mac=") else "mac=" + given
+    wanted = expected_signature(app_id, raw_body, timestamp, secret)
+    return hmac.compare_digest(given.encode(), wanted.encode())
+
+
+def load_body(raw_body: bytes) -> dict[str, Any]:
+    """The JSON object in a webhook body, or EventError."""
+    try:
+        body = json.loads(raw_body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EventError(f"body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise EventError("body must be a JSON object")
+    return body
+
+
+def _id(obj: Any, key: str = "id") -> str | None:
+    if isinstance(obj, dict) and obj.get(key) not in (None, ""):
+        return str(obj[key])
+    return None
+
+
+def _attachments(message: dict[str, Any]) -> tuple[Attachment, ...]:
+    items = message.get("attachments") or []
+    if not isinstance(items, list):
+        raise EventError("message.attachments must be a list")
+    return tuple(
+        Attachment(type=str(a.get("type", "")), payload=dict(a.get("payload") or {}))
+        for a in items
+        if isinstance(a, dict)
+    )
+
+
+def _members(body: dict[str, Any]) -> tuple[str, ...]:
+    """Members named by a lifecycle event; the sources disagree, so look in every known place."""
+    found: list[str] = []
+    for key in ("member_user_ids", "user_ids", "members"):
+        value = body.get(key)
+        if isinstance(value, list):
+            found += [str(v.get("id") or v.get("user_id")) if isinstance(v, dict) else str(v) for v in value]
+    for key in ("user", "member", "sender", "follower"):
+        if (ident := _id(body.get(key))) and not found:
+            found.append(ident)
+    return tuple(dict.fromkeys(f for f in found if f and f != "None"))
+
+
+def parse_event(body: dict[str, Any]) -> ZaloEvent:
+    """Turn a webhook body into a ZaloEvent, or raise EventError naming the missing field."""
+    name = body.get("event_name")
+    if not isinstance(name, str) or not name:
+        raise EventError("missing event_name")
+    timestamp = body.get("timestamp")
+    if timestamp is None or not str(timestamp).isdigit():
+        raise EventError("missing or non-numeric timestamp")
+    kind = classify(name)
+    message = body.get("message") if isinstance(body.get("message"), dict) else {}
+    sender = _id(body.get("sender")) or _id(body.get("follower")) or _id(body.get("user"))
+    recipient = _id(body.get("recipient"))
+    group_id = _id(body, "group_id") or _id(body.get("group"), "group_id") or _id(body.get("group"))
+    if kind in (Kind.GROUP_MESSAGE, Kind.OA_GROUP_ECHO):
+        group_id = recipient or _id(body.get("recipient"), "group_id") or group_id
+    elif kind in (Kind.GROUP_CREATED, Kind.MEMBER_JOINED, Kind.MEMBER_LEFT, Kind.GROUP_REMOVED,
+                  Kind.GROUP_OTHER):
+        group_id = group_id or recipient
+    if kind in (Kind.GROUP_MESSAGE, Kind.USER_MESSAGE, Kind.OA_GROUP_ECHO, Kind.OA_ECHO):
+        if not _id(message, "msg_id"):
+            raise EventError("missing message.msg_id")
+        if kind is not Kind.OA_ECHO and not sender:
+            raise EventError("missing sender.id")
+        if kind is Kind.GROUP_MESSAGE and not group_id:
+            raise EventError("missing recipient.id (the group id)")
+    text = message.get("text")
+    return ZaloEvent(
+        name=name,
+        kind=kind,
+        timestamp=str(timestamp),
+        sender_id=sender,
+        group_id=group_id,
+        msg_id=_id(message, "msg_id"),
+        text=text if isinstance(text, str) else None,
+        quote_msg_id=_id(message, "quote_msg_id"),
+        attachments=_attachments(message),
+        member_ids=_members(body) if kind in (Kind.MEMBER_JOINED, Kind.MEMBER_LEFT) else (),
+        raw=body,
+    )
+
+
+def dedupe_key(body: dict[str, Any], raw_body: bytes) -> str:
+    """One key per event however often Zalo redelivers it: the msg_id, else a body hash."""
+    message = body.get("message")
+    if isinstance(message, dict) and message.get("msg_id"):
+        return f"msg:{message['msg_id']}"
+    return "sha:" + hashlib.sha256(raw_body).hexdigest()

@@ -1,0 +1,112 @@
+"""The inbox: every verified webhook event is stored before the webhook answers, then processed
+off the request path, one transaction per event. An event acknowledged and then interrupted by
+a crash is still pending after a restart; a redelivered event finds its key taken and is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+
+from bot.dispatch import Deps, process_event
+from bot.events import EventError, load_body, parse_event
+from storage.db import SessionFactory
+from storage.models import InboxEvent
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+
+
+class Inbox:
+    def __init__(
+        self, sessions: SessionFactory, deps: Deps, on_processed: Callable[[], None] | None = None
+    ) -> None:
+        self.sessions, self.deps = sessions, deps
+        self.on_processed = on_processed or (lambda: None)
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    async def store(self, *, key: str, event_name: str, body: bytes, now: datetime) -> bool:
+        """Insert the raw event unless its key is already there; True when it is new."""
+        values = {"dedupe_key": key, "event_name": event_name[:100], "body": body.decode("utf-8"),
+                  "received_at": now, "status": "pending", "attempts": 0}
+        async with self.sessions() as db:
+            dialect = postgresql if db.bind.dialect.name == "postgresql" else sqlite
+            insert = dialect.insert(InboxEvent).values(**values).on_conflict_do_nothing(
+                index_elements=["dedupe_key"]
+            )
+            result = await db.exec(insert)  # type: ignore[call-overload]
+            await db.commit()
+        self._wake.set()
+        return bool(result.rowcount)
+
+    async def run(self, poll_seconds: float = 2.0) -> None:
+        """Process pending events until cancelled."""
+        while True:
+            try:
+                await self.process_pending()
+            except Exception:
+                log.exception("inbox pass failed")
+            try:
+                await asyncio.wait_for(self._wake.wait(), poll_seconds)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def process_pending(self, batch: int = 100) -> int:
+        """Process every pending event in arrival order; returns how many were handled."""
+        done = 0
+        async with self._lock:
+            while ids := await self._pending_ids(batch):
+                for inbox_id in ids:
+                    await self._process_one(inbox_id)
+                    done += 1
+        if done:
+            self.on_processed()
+        return done
+
+    async def _pending_ids(self, batch: int) -> list[int]:
+        async with self.sessions() as db:
+            query = (select(InboxEvent.id).where(InboxEvent.status == "pending")
+                     .order_by(col(InboxEvent.id)).limit(batch))
+            return [i for i in (await db.exec(query)).all() if i is not None]
+
+    async def _process_one(self, inbox_id: int) -> None:
+        try:
+            async with self.sessions() as db:
+                row = await db.get(InboxEvent, inbox_id)
+                if row is None or row.status != "pending":
+                    return
+                try:
+                    event = parse_event(load_body(row.body.encode("utf-8")))
+                except EventError as exc:
+                    log.warning("inbox %s (%s) not usable: %s", inbox_id, row.event_name, exc)
+                    row.status, row.error = "invalid", str(exc)
+                else:
+                    await process_event(db, event, self.deps, inbox_id=inbox_id)
+                    row.status = "done"
+                    log.info("event %s %s msg=%s processed", inbox_id, event.name, event.msg_id)
+                row.processed_at = self.deps.clock.now()
+                db.add(row)
+                await db.commit()
+        except Exception as exc:
+            log.exception("inbox %s failed", inbox_id)
+            await self._record_failure(inbox_id, exc)
+
+    async def _record_failure(self, inbox_id: int, exc: Exception) -> None:
+        async with self.sessions() as db:
+            row = await db.get(InboxEvent, inbox_id)
+            if row is None:
+                return
+            row.attempts += 1
+            row.error = f"{type(exc).__name__}: {exc}"[:1000]
+            if row.attempts >= MAX_ATTEMPTS:
+                row.status = "failed"
+            db.add(row)
+            await db.commit()

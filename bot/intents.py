@@ -1,0 +1,42 @@
+"""What rules and handlers ask for. The executor turns them into outbox rows in the event's
+transaction, so a reply is owed exactly when the event's effects are committed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SendGroup:
+    """Post template `template` into a group, optionally quoting a message."""
+
+    group_id: str
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    quote_msg_id: str | None = None
+    notify_user_id: str | None = None  # told 1:1 if the message cannot be delivered
+
+
+@dataclass(frozen=True)
+class SendUser:
+    """Send template `template` to one user 1:1 (Zalo's consultation message)."""
+
+    user_id: str
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    quote_msg_id: str | None = None
+    notify_user_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Invite:
+    """Invite users into a group through the Zalo GMF invite API."""
+
+    group_id: str
+    user_ids: tuple[str, ...]
+    reason: str
+    notify_user_id: str | None = None
+
+
+Intent = SendGroup | SendUser | Invite

@@ -1,0 +1,14 @@
+"""Small text helpers shared by the router and the parsers."""
+
+from __future__ import annotations
+
+import unicodedata
+
+_SPECIAL = str.maketrans({"đ": "d", "Đ": "D"})
+
+
+def fold(text: str) -> str:
+    """Lower-case `text` and strip Vietnamese diacritics: 'Ghi chú' -> 'ghi chu'."""
+    decomposed = unicodedata.normalize("NFD", text.translate(_SPECIAL))
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFC", stripped).lower()

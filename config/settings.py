@@ -1,0 +1,169 @@
+"""Every setting the service reads, validated once at start.
+
+Settings come from the environment (and `.env` when present). A bad value stops the start with
+one line naming the setting and what is wrong: see `SettingsError`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DB_PATH = ROOT / "data" / "bot.db"
+
+# Local mode signs and verifies webhook events with these, so the simulator and the
+# `bot.tools.send_event` helper work without a real Zalo app. Never used once real ids are set.
+LOCAL_APP_ID = "local-app"
+LOCAL_OA_SECRET_KEY = "local-oa-secret"
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message is one line naming it."""
+
+
+def _text(value: str) -> str:
+    return value.strip()
+
+
+def _port(value: str) -> int:
+    if not value.strip().isdigit() or not 1 <= int(value) <= 65535:
+        raise ValueError("must be a whole number from 1 to 65535")
+    return int(value)
+
+
+def _url(value: str) -> str:
+    parsed = urlparse(value.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError("must be an http(s) URL such as https://openapi.zalo.me")
+    return value.strip().rstrip("/")
+
+
+def _locale(value: str) -> str:
+    if value.strip().lower() not in ("vi", "en"):
+        raise ValueError("must be vi or en")
+    return value.strip().lower()
+
+
+def _database_url(value: str) -> str:
+    url = value.strip()
+    if url.startswith(("sqlite", "postgresql", "postgres")):
+        return url
+    raise ValueError("must start with sqlite:/// or postgresql://")
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone such as Asia/Ho_Chi_Minh") from None
+    return value.strip()
+
+
+def _positive_int(value: str) -> int:
+    if not value.strip().isdigit() or int(value) <= 0:
+        raise ValueError("must be a whole number above 0")
+    return int(value)
+
+
+def _log_level(value: str) -> str:
+    level = value.strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+    return level
+
+
+def _setting(default: str, parse: Callable[[str], Any] = _text, secret: bool = False) -> Any:
+    return field(default=None, metadata={"default": default, "parse": parse, "secret": secret})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated settings. Field names are the environment variable names, lower-cased."""
+
+    host: str = _setting("0.0.0.0")
+    port: int = _setting("8080", _port)
+    database_url: str = _setting(f"sqlite:///{DEFAULT_DB_PATH}", _database_url)
+    zalo_app_id: str = _setting("")
+    zalo_app_secret: str = _setting("", secret=True)
+    zalo_oa_id: str = _setting("")
+    zalo_oa_secret_key: str = _setting("", secret=True)
+    zalo_access_token: str = _setting("", secret=True)
+    zalo_refresh_token: str = _setting("", secret=True)
+    zalo_api_base: str = _setting("https://openapi.zalo.me", _url)
+    zalo_oauth_base: str = _setting("https://oauth.zaloapp.com", _url)
+    staff_file: str = _setting(str(ROOT / "config" / "staff.csv"))
+    admin_token: str = _setting("", secret=True)
+    locale: str = _setting("vi", _locale)
+    timezone: str = _setting("Asia/Ho_Chi_Minh", _timezone)
+    webhook_max_bytes: int = _setting("262144", _positive_int)
+    log_level: str = _setting("INFO", _log_level)
+
+    @property
+    def local_mode(self) -> bool:
+        """No Zalo credentials: outbound messages are stored and printed, not sent."""
+        return not (self.zalo_access_token or self.zalo_refresh_token)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def signing_app_id(self) -> str:
+        return self.zalo_app_id or LOCAL_APP_ID
+
+    @property
+    def signing_secret(self) -> str:
+        return self.zalo_oa_secret_key or LOCAL_OA_SECRET_KEY
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some values changed (already parsed values, as tests pass them)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Settings(**values)
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings with every secret masked, safe to log."""
+        return {
+            f.name: ("***" if f.metadata["secret"] and getattr(self, f.name) else getattr(self, f.name))
+            for f in fields(self)
+        }
+
+
+def setting_names() -> list[str]:
+    """The environment variable names, in declaration order."""
+    return [f.name.upper() for f in fields(Settings)]
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from `env` (default: os.environ), raising SettingsError on a bad value."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        name = f.name.upper()
+        raw = env.get(name)
+        raw = f.metadata["default"] if raw is None or raw.strip() == "" else raw
+        try:
+            values[f.name] = f.metadata["parse"](raw)
+        except ValueError as exc:
+            shown = "***" if f.metadata["secret"] else raw
+            raise SettingsError(f"Setting {name}: {exc} (got {shown!r})") from None
+    settings = Settings(**values)
+    _check_credentials(settings)
+    return settings
+
+
+def _check_credentials(settings: Settings) -> None:
+    if settings.local_mode:
+        return
+    for name in ("zalo_app_id", "zalo_app_secret", "zalo_oa_secret_key"):
+        if not getattr(settings, name):
+            raise SettingsError(
+                f"Setting {name.upper()}: required when ZALO_ACCESS_TOKEN or "
+                "ZALO_REFRESH_TOKEN is set (got nothing)"
+            )

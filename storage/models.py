@@ -1,0 +1,175 @@
+"""The tables. Every id that comes from Zalo is a string; every datetime is UTC-aware.
+
+Change a model, then add a migration: `make migration m="what changed"`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+ROLES = ("sales", "sales_head", "accountant", "chief_accountant", "warehouse", "shipping", "admin")
+
+
+def _utc(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+class InboxEvent(SQLModel, table=True):
+    """A raw webhook event, stored before the webhook answers; processed off the request path."""
+
+    __tablename__ = "inbox_events"
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(unique=True, max_length=200)
+    event_name: str = Field(max_length=100)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime = _utc()
+    status: str = Field(default="pending", max_length=20, index=True)  # pending|done|failed
+    attempts: int = 0
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    processed_at: datetime | None = _utc(default=None, nullable=True)
+
+
+class Customer(SQLModel, table=True):
+    __tablename__ = "customers"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    phone: str | None = Field(default=None, max_length=40)
+    region: str | None = Field(default=None, max_length=100)
+    customer_group: str | None = Field(default=None, max_length=50)  # VIP / wholesale / retail
+    birthday: date | None = None
+    gender: str | None = Field(default=None, max_length=20)
+    channel: str | None = Field(default=None, max_length=50)  # where the customer came from
+    contact_channel: str | None = Field(default=None, max_length=50)  # preferred contact channel
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+
+
+class Group(SQLModel, table=True):
+    """A Zalo GMF group: one group is one customer account."""
+
+    __tablename__ = "groups"
+    group_id: str = Field(primary_key=True, max_length=64)
+    name: str | None = Field(default=None, max_length=200)
+    customer_id: int | None = Field(default=None, foreign_key="customers.id", index=True)
+    assigned_sales_id: str | None = Field(default=None, max_length=64, index=True)
+    stage: str = Field(default="new", max_length=20)
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+
+
+class GroupMember(SQLModel, table=True):
+    __tablename__ = "group_members"
+    group_id: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(primary_key=True, max_length=64)
+    joined_at: datetime = _utc()
+    left_at: datetime | None = _utc(default=None, nullable=True)
+
+
+class Staff(SQLModel, table=True):
+    __tablename__ = "staff"
+    zalo_user_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=30, index=True)
+    active: bool = True
+    source: str = Field(default="file", max_length=10)  # file|chat: chat edits win over the file
+    updated_at: datetime = _utc()
+
+
+class Message(SQLModel, table=True):
+    """Every message seen or sent in a group or 1:1 chat: the transcript the regulation keeps."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_group_sent", "group_id", "sent_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    msg_id: str = Field(unique=True, max_length=100)
+    group_id: str | None = Field(default=None, max_length=64)
+    user_id: str = Field(max_length=64)  # the member who wrote it, or the OA id
+    direction: str = Field(max_length=3)  # in|out
+    sender_kind: str = Field(max_length=10)  # customer|staff|oa
+    event_name: str = Field(max_length=100)
+    text: str | None = Field(default=None, sa_column=Column(Text))
+    attachments: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    quote_msg_id: str | None = Field(default=None, max_length=100)
+    zalo_timestamp: str | None = Field(default=None, max_length=20)  # epoch ms, as Zalo sent it
+    sent_at: datetime = _utc()
+
+
+class CommandRun(SQLModel, table=True):
+    __tablename__ = "command_runs"
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: str | None = Field(default=None, max_length=64, index=True)
+    user_id: str = Field(max_length=64)
+    msg_id: str | None = Field(default=None, max_length=100)
+    name: str = Field(max_length=40)  # canonical command name, or the unknown word typed
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    outcome: str = Field(max_length=20)  # ok|usage|denied|unknown|error
+    at: datetime = _utc()
+
+
+class Interaction(SQLModel, table=True):
+    """A call, visit, email or chat recorded with /log."""
+
+    __tablename__ = "interactions"
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: str = Field(max_length=64, index=True)
+    customer_id: int | None = Field(default=None, foreign_key="customers.id")
+    staff_id: str = Field(max_length=64)
+    kind: str = Field(max_length=20)  # call|visit|email|chat
+    feedback: str | None = Field(default=None, max_length=20)
+    note: str = Field(sa_column=Column(Text, nullable=False))
+    at: datetime = _utc()
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message the bot owes someone: written in the event's transaction, delivered after."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_due", "status", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    target_kind: str = Field(max_length=6)  # group|user|invite
+    target_id: str = Field(max_length=64, index=True)  # group id, or user id for 1:1
+    text: str = Field(sa_column=Column(Text, nullable=False))  # empty for an invite
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    quote_msg_id: str | None = Field(default=None, max_length=100)
+    purpose: str = Field(default="", max_length=60)  # the template it was rendered from
+    status: str = Field(default="pending", max_length=10)  # pending|sending|sent|failed
+    notify_user_id: str | None = Field(default=None, max_length=64)  # told if it fails for good
+    attempts: int = 0
+    next_attempt_at: datetime = _utc()
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    error_code: int | None = None
+    zalo_message_id: str | None = Field(default=None, max_length=100, index=True)
+    source_event_id: int | None = None
+    created_at: datetime = _utc()
+    sent_at: datetime | None = _utc(default=None, nullable=True)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only: who did what, when. Never updated or deleted."""
+
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _utc(index=True)
+    actor_id: str = Field(max_length=64)
+    action: str = Field(max_length=60)
+    group_id: str | None = Field(default=None, max_length=64, index=True)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class ZaloToken(SQLModel, table=True):
+    """The current OA token pair. Once stored it wins over the environment."""
+
+    __tablename__ = "zalo_tokens"
+    __table_args__ = (UniqueConstraint("name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(default="oa", max_length=20)
+    access_token: str = Field(sa_column=Column(Text, nullable=False))
+    refresh_token: str = Field(sa_column=Column(Text, nullable=False))
+    expires_at: datetime | None = _utc(default=None, nullable=True)
+    updated_at: datetime = _utc()

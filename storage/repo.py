@@ -1,0 +1,211 @@
+"""Repository functions: the only place that builds queries. Keyword-only arguments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import (
+    AuditEntry,
+    CommandRun,
+    Customer,
+    Group,
+    GroupMember,
+    Interaction,
+    Message,
+    Staff,
+)
+
+# --- groups and members -----------------------------------------------------------------
+
+
+async def get_group(db: AsyncSession, *, group_id: str) -> Group | None:
+    return await db.get(Group, group_id)
+
+
+async def ensure_group(db: AsyncSession, *, group_id: str, now: datetime) -> tuple[Group, bool]:
+    """The group row, created on first sight; the flag says whether it is new."""
+    group = await db.get(Group, group_id)
+    if group:
+        return group, False
+    group = Group(group_id=group_id, created_at=now, updated_at=now)
+    db.add(group)
+    await db.flush()
+    return group, True
+
+
+async def mark_member(
+    db: AsyncSession, *, group_id: str, user_id: str, now: datetime, present: bool = True
+) -> None:
+    """Record that `user_id` is (or no longer is) in the group."""
+    member = await db.get(GroupMember, (group_id, user_id))
+    if member is None:
+        if present:
+            db.add(GroupMember(group_id=group_id, user_id=user_id, joined_at=now))
+        return
+    if present and member.left_at is not None:
+        member.joined_at, member.left_at = now, None
+    elif not present and member.left_at is None:
+        member.left_at = now
+    db.add(member)
+
+
+async def group_members(db: AsyncSession, *, group_id: str) -> list[GroupMember]:
+    query = select(GroupMember).where(
+        GroupMember.group_id == group_id, col(GroupMember.left_at).is_(None)
+    )
+    return list((await db.exec(query.order_by(col(GroupMember.joined_at)))).all())
+
+
+# --- staff ------------------------------------------------------------------------------
+
+
+async def get_staff(db: AsyncSession, *, user_id: str) -> Staff | None:
+    return await db.get(Staff, user_id)
+
+
+async def list_staff(db: AsyncSession, *, role: str | None = None) -> list[Staff]:
+    query = select(Staff).where(col(Staff.active).is_(True))
+    if role:
+        query = query.where(Staff.role == role)
+    return list((await db.exec(query.order_by(col(Staff.role), col(Staff.name)))).all())
+
+
+async def find_staff(db: AsyncSession, *, ref: str) -> Staff | None:
+    """A staff member by Zalo user id, or by a unique (folded) name."""
+    from bot.text import fold
+
+    found = await db.get(Staff, ref.lstrip("@"))
+    if found:
+        return found
+    wanted = fold(ref.lstrip("@")).strip()
+    matches = [s for s in await list_staff(db) if fold(s.name) == wanted]
+    return matches[0] if len(matches) == 1 else None
+
+
+async def put_staff(
+    db: AsyncSession, *, user_id: str, name: str, role: str, source: str, now: datetime
+) -> Staff:
+    staff = await db.get(Staff, user_id) or Staff(zalo_user_id=user_id, name=name, role=role)
+    staff.name, staff.role, staff.active, staff.source, staff.updated_at = (
+        name, role, True, source, now,
+    )
+    db.add(staff)
+    await db.flush()
+    return staff
+
+
+async def deactivate_staff(db: AsyncSession, *, user_id: str, source: str, now: datetime) -> bool:
+    staff = await db.get(Staff, user_id)
+    if not staff or not staff.active:
+        return False
+    staff.active, staff.source, staff.updated_at = False, source, now
+    db.add(staff)
+    return True
+
+
+async def sync_staff_file(
+    db: AsyncSession, *, rows: list[dict[str, str]], now: datetime
+) -> dict[str, int]:
+    """Apply the staff file: add and update its people, deactivate file people it dropped.
+
+    People changed from the chat (source 'chat') keep their chat values.
+    """
+    existing = {s.zalo_user_id: s for s in (await db.exec(select(Staff))).all()}
+    counts = {"added": 0, "updated": 0, "removed": 0}
+    in_file = set()
+    for row in rows:
+        in_file.add(row["zalo_user_id"])
+        current = existing.get(row["zalo_user_id"])
+        if current is not None and current.source == "chat":
+            continue
+        if current is None or (current.name, current.role, current.active) != (
+            row["name"], row["role"], True,
+        ):
+            counts["added" if current is None else "updated"] += 1
+            await put_staff(
+                db, user_id=row["zalo_user_id"], name=row["name"], role=row["role"],
+                source="file", now=now,
+            )
+    for user_id, staff in existing.items():
+        if staff.source == "file" and staff.active and user_id not in in_file:
+            await deactivate_staff(db, user_id=user_id, source="file", now=now)
+            counts["removed"] += 1
+    return counts
+
+
+# --- transcript, commands, interactions, audit ------------------------------------------
+
+
+async def record_message(db: AsyncSession, *, message: Message) -> bool:
+    """Store a transcript line; False if that msg_id is already stored."""
+    exists = await db.exec(select(Message.id).where(Message.msg_id == message.msg_id))
+    if exists.first() is not None:
+        return False
+    db.add(message)
+    return True
+
+
+async def record_command(db: AsyncSession, *, run: CommandRun) -> None:
+    db.add(run)
+
+
+async def audit(
+    db: AsyncSession,
+    *,
+    at: datetime,
+    actor_id: str,
+    action: str,
+    group_id: str | None = None,
+    **detail: Any,
+) -> None:
+    """Append one line to the audit log."""
+    db.add(AuditEntry(at=at, actor_id=actor_id, action=action, group_id=group_id, detail=detail))
+
+
+async def add_interaction(db: AsyncSession, *, interaction: Interaction) -> Interaction:
+    db.add(interaction)
+    await db.flush()
+    return interaction
+
+
+async def recent_history(db: AsyncSession, *, group_id: str, limit: int) -> list[dict[str, Any]]:
+    """The last interactions, commands and decisions in a group, newest first."""
+    interactions = await db.exec(
+        select(Interaction).where(Interaction.group_id == group_id)
+        .order_by(col(Interaction.at).desc()).limit(limit)
+    )
+    commands = await db.exec(
+        select(CommandRun).where(CommandRun.group_id == group_id)
+        .order_by(col(CommandRun.at).desc()).limit(limit)
+    )
+    decisions = await db.exec(
+        select(AuditEntry).where(AuditEntry.group_id == group_id)
+        .order_by(col(AuditEntry.at).desc()).limit(limit)
+    )
+    items = [{"kind": "interaction", "at": i.at, "item": i} for i in interactions.all()]
+    items += [{"kind": "command", "at": c.at, "item": c} for c in commands.all()]
+    items += [{"kind": "decision", "at": a.at, "item": a} for a in decisions.all()]
+    return sorted(items, key=lambda entry: entry["at"], reverse=True)[:limit]
+
+
+async def count_messages(db: AsyncSession, *, group_id: str) -> int:
+    result = await db.exec(select(func.count()).select_from(Message).where(Message.group_id == group_id))
+    return int(result.one())
+
+
+# --- customers --------------------------------------------------------------------------
+
+
+async def get_customer(db: AsyncSession, *, customer_id: int | None) -> Customer | None:
+    return await db.get(Customer, customer_id) if customer_id is not None else None
+
+
+async def save_customer(db: AsyncSession, *, customer: Customer) -> Customer:
+    db.add(customer)
+    await db.flush()
+    return customer
