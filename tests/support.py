@@ -1,0 +1,85 @@
+"""Test helpers: people from config/staff.csv and a Bot driver that posts signed events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from sqlmodel import col, select
+
+from bot.appkeys import RUNTIME
+from bot.clock import FrozenClock
+from bot.payloads import group_message, lifecycle, signed, user_message
+from bot.runtime import Runtime
+from config.settings import Settings
+from storage.models import OutboxMessage
+
+SALES = "1000000000000000001"
+SALES2 = "1000000000000000002"
+HEAD = "1000000000000000003"
+ACCOUNTANT = "1000000000000000004"
+CHIEF = "1000000000000000005"
+WAREHOUSE = "1000000000000000006"
+SHIPPING = "1000000000000000007"
+ADMIN = "1000000000000000008"
+CUSTOMER = "2000000000000000001"
+GROUP = "f414c8f76fa586fbdfb4"
+
+
+@dataclass
+class Bot:
+    """Drives one app the way Zalo would: signed events in, outbox rows and Zalo calls out."""
+
+    client: TestClient
+    app: web.Application
+    clock: FrozenClock
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.app[RUNTIME]
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    async def post(self, body: dict[str, Any], *, drain: bool = True, headers: dict[str, str] | None = None) -> Any:
+        """POST a correctly signed body; returns the response (after processing, by default)."""
+        raw, signed_headers = signed(body, app_id=self.settings.signing_app_id,
+                                     secret=self.settings.signing_secret)
+        response = await self.client.post("/zalo/webhook", data=raw, headers=headers or signed_headers)
+        if drain:
+            await self.runtime.drain()
+        return response
+
+    def message(self, text: str | None, *, sender: str = SALES, group: str = GROUP, **kw: Any) -> dict[str, Any]:
+        return group_message(group_id=group, sender_id=sender, text=text, at=self.clock.now(),
+                             app_id=self.settings.signing_app_id, **kw)
+
+    async def say(self, text: str | None, *, sender: str = SALES, group: str = GROUP, **kw: Any) -> Any:
+        """A group member types `text` in the group."""
+        return await self.post(self.message(text, sender=sender, group=group, **kw))
+
+    async def dm(self, text: str, *, sender: str = SALES) -> Any:
+        return await self.post(user_message(user_id=sender, text=text, at=self.clock.now(),
+                                            app_id=self.settings.signing_app_id))
+
+    async def lifecycle(self, event_name: str, *, group: str = GROUP, members: list[str] | None = None) -> Any:
+        return await self.post(lifecycle(event_name=event_name, group_id=group, at=self.clock.now(),
+                                         app_id=self.settings.signing_app_id, member_ids=members))
+
+    async def outbox(self, **where: Any) -> list[OutboxMessage]:
+        async with self.runtime.sessions() as db:
+            query = select(OutboxMessage).order_by(col(OutboxMessage.id))
+            for key, value in where.items():
+                query = query.where(getattr(OutboxMessage, key) == value)
+            return list((await db.exec(query)).all())
+
+    async def last_text(self) -> str:
+        rows = await self.outbox()
+        assert rows, "the bot sent nothing"
+        return rows[-1].text
+
+    async def texts(self) -> list[str]:
+        return [row.text for row in await self.outbox()]
