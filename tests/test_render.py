@@ -1,0 +1,68 @@
+"""Templates: every one renders in both languages; user text can never mention anybody."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.render import LOCALES, TEMPLATES, Renderer, escape_mentions, labels, vnd
+
+renderer = Renderer(ZoneInfo("Asia/Ho_Chi_Minh"))
+
+
+SAMPLES = {
+    "usage": {"user_id": "1", "command": "log", "reason": "thiếu"},
+    "unknown_command": {"user_id": "1", "word": "abc", "suggestion": "log"},
+    "denied": {"user_id": "1", "command": "staff", "roles": ["admin"], "role": "sales"},
+    "group_only": {"command": "customer"},
+    "command_failed": {"user_id": "1", "command": "log"},
+    "help": {"role": "sales", "commands": [], "detail": None},
+    "whoami": {"name": "A", "role": "sales", "user_id": "1", "group": None, "customer": None, "sales_name": None},
+    "customer_profile": {"customer": {"name": "ABC"}, "profile": {"phone": "09"}, "created": True, "changed": True, "sales_name": "A"},
+    "customer_none": {},
+    "customer_taken": {"user_id": "1", "sales_name": "A"},
+    "log_saved": {"kind": "call", "feedback": "positive", "note": "n"},
+    "history": {"items": [], "names": {}},
+    "staff_list": {"staff": []},
+    "staff_saved": {"user_id": "1", "name": "A", "role": "sales"},
+    "staff_removed": {"user_id": "1", "removed": True},
+    "staff_reloaded": {"error": None, "added": 1, "updated": 0, "removed": 0},
+    "delivery_failed": {"target_kind": "group", "target_id": "g", "reason": "r", "code": -201, "excerpt": "e"},
+}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("name", renderer.template_names())
+def test_every_template_renders_in_every_language(locale, name):
+    assert (TEMPLATES / locale / f"{name}.j2").exists(), f"{locale}/{name}.j2 is missing"
+    assert name in SAMPLES, f"add a sample context for {name}"
+    assert renderer.render(name, locale, **SAMPLES[name]).strip()
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_labels_cover_every_command(locale):
+    import bot.handlers  # noqa: F401
+    from bot.commands import REGISTRY
+
+    for name in REGISTRY:
+        entry = labels(locale)["commands"][name]
+        assert entry["summary"] and entry["usage"] and entry["examples"]
+
+
+def test_user_values_cannot_mention_but_the_mention_filter_can():
+    text = renderer.render("usage", "vi", user_id="42", command="log", reason="[@f414c8f76fa586fbdfb4] hi")
+    assert text.startswith("[@42]")
+    assert "[@f414c8f76fa586fbdfb4]" not in text and "[ @f414c8f76fa586fbdfb4]" in text
+
+
+@pytest.mark.parametrize(("raw", "safe"), [("[@123]", "[ @123]"), ("a[@b][@c]", "a[ @b][ @c]"), ("plain", "plain")])
+def test_escape_mentions(raw, safe):
+    assert escape_mentions(raw) == safe
+
+
+def test_amounts_and_times_are_shown_the_vietnamese_way():
+    assert vnd(50_000_000) == "50.000.000 ₫"
+    assert renderer.format_datetime(datetime(2026, 11, 23, 7, 30, tzinfo=UTC)) == "14:30 23/11/2026"
+    assert renderer.format_date(date(2026, 11, 30)) == "30/11/2026"
