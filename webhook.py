@@ -39,14 +39,20 @@ async def zalo_webhook(request: web.Request) -> web.Response:
         return _answer(400, "event_name must be a string and timestamp a number")
     settings = runtime.settings
     signature = request.headers.get("X-ZEvent-Signature")
-    if not verify_signature(signature, settings.signing_app_id, raw, str(timestamp),
-                            settings.signing_secret):
-        log.warning("rejected %s from %s: %s signature", name, request.remote,
-                    "missing" if not signature else "wrong")
+    if not verify_signature(
+        signature, settings.signing_app_id, raw, str(timestamp), settings.signing_secret
+    ):
+        log.warning(
+            "rejected %s from %s: %s signature",
+            name,
+            request.remote,
+            "missing" if not signature else "wrong",
+        )
         return _answer(401, "invalid X-ZEvent-Signature")
     try:
-        new = await runtime.inbox.store(key=dedupe_key(body, raw), event_name=name, body=raw,
-                                        now=runtime.clock.now())
+        new = await runtime.inbox.store(
+            key=dedupe_key(body, raw), event_name=name, body=raw, now=runtime.clock.now()
+        )
     except Exception:
         log.exception("could not store %s; asking Zalo to redeliver", name)
         return _answer(503, "temporarily unavailable, please retry")
@@ -64,11 +70,15 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def index(request: web.Request) -> web.Response:
     settings = request.app[RUNTIME].settings
-    return web.json_response({
-        "service": "Zalo sales-care bot",
-        "mode": "local" if settings.local_mode else "live",
-        "webhook": "/zalo/webhook", "health": "/healthz", "api": "/api/groups/{group_id}",
-    })
+    return web.json_response(
+        {
+            "service": "Zalo sales-care bot",
+            "mode": "local" if settings.local_mode else "live",
+            "webhook": "/zalo/webhook",
+            "health": "/healthz",
+            "api": "/api/groups/{group_id}",
+        }
+    )
 
 
 def create_app(
@@ -108,15 +118,19 @@ def main() -> None:
     except SettingsError as exc:
         print(f"Cannot start: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("aiosqlite").setLevel(logging.INFO)  # its DEBUG lines carry SQL values
     upgrade(settings.database_url)
     mode = "LOCAL mode: messages are printed, not sent" if settings.local_mode else "live Zalo OA"
     shown_host = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host
-    print(f"Zalo sales-care bot ({mode}) listening on http://{shown_host}:{settings.port}\n"
-          f"  webhook: http://{shown_host}:{settings.port}/zalo/webhook\n"
-          f"  health:  http://{shown_host}:{settings.port}/healthz", flush=True)
+    print(
+        f"Zalo sales-care bot ({mode}) listening on http://{shown_host}:{settings.port}\n"
+        f"  webhook: http://{shown_host}:{settings.port}/zalo/webhook\n"
+        f"  health:  http://{shown_host}:{settings.port}/healthz",
+        flush=True,
+    )
     web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
 
 

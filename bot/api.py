@@ -58,12 +58,19 @@ async def _group_body(db: AsyncSession, group: Group) -> dict[str, Any]:
         "name": group.name,
         "stage": group.stage,
         "customer": customer.model_dump(mode="json") if customer else None,
-        "assigned_sales": {"zalo_user_id": group.assigned_sales_id,
-                           "name": sales.name if sales else None} if group.assigned_sales_id else None,
+        "assigned_sales": {
+            "zalo_user_id": group.assigned_sales_id,
+            "name": sales.name if sales else None,
+        }
+        if group.assigned_sales_id
+        else None,
         "members": [
-            {"zalo_user_id": m.user_id, "joined_at": m.joined_at.isoformat(),
-             "role": staff[m.user_id].role if m.user_id in staff else "customer",
-             "name": staff[m.user_id].name if m.user_id in staff else None}
+            {
+                "zalo_user_id": m.user_id,
+                "joined_at": m.joined_at.isoformat(),
+                "role": staff[m.user_id].role if m.user_id in staff else "customer",
+                "name": staff[m.user_id].name if m.user_id in staff else None,
+            }
             for m in members
         ],
         "messages": await repo.count_messages(db, group_id=group.group_id),

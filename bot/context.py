@@ -55,7 +55,10 @@ class Context:
         """Answer where the event came from: in the group, quoting it, or 1:1."""
         if self.event.group_id:
             return SendGroup(
-                self.event.group_id, template, context, quote_msg_id=self.event.msg_id,
+                self.event.group_id,
+                template,
+                context,
+                quote_msg_id=self.event.msg_id,
                 notify_user_id=self.sender_id or None,
             )
         return SendUser(self.sender_id, template, context, quote_msg_id=self.event.msg_id)

@@ -52,13 +52,21 @@ async def process_event(
     group = None
     if event.group_id and event.kind is not Kind.OA_GROUP_ECHO:
         group, _created = await repo.ensure_group(db, group_id=event.group_id, now=now)
-    ctx = Context(event=event, db=db, now=now, settings=deps.settings, renderer=deps.renderer,
-                  sender=sender, group=group)
+    ctx = Context(
+        event=event,
+        db=db,
+        now=now,
+        settings=deps.settings,
+        renderer=deps.renderer,
+        sender=sender,
+        group=group,
+    )
     await record(ctx)
     intents = await rules.fan_out(ctx)
     intents += await run_command(ctx)
-    await enqueue(db, intents, renderer=deps.renderer, locale=ctx.locale, now=now,
-                  source_event_id=inbox_id)
+    await enqueue(
+        db, intents, renderer=deps.renderer, locale=ctx.locale, now=now, source_event_id=inbox_id
+    )
     return intents
 
 
@@ -68,24 +76,45 @@ async def record(ctx: Context) -> None:
     if event.kind in (Kind.GROUP_MESSAGE, Kind.USER_MESSAGE, Kind.OA_GROUP_ECHO, Kind.OA_ECHO):
         outgoing = event.kind in (Kind.OA_GROUP_ECHO, Kind.OA_ECHO)
         if event.group_id and event.sender_id and not outgoing:
-            await repo.mark_member(ctx.db, group_id=event.group_id, user_id=event.sender_id,
-                                   now=ctx.now)
-        await repo.record_message(ctx.db, message=Message(
-            msg_id=event.msg_id or "", group_id=event.group_id,
-            user_id=event.sender_id or "oa", direction="out" if outgoing else "in",
-            sender_kind="oa" if outgoing else ("staff" if ctx.is_staff else "customer"),
-            event_name=event.name, text=event.text, quote_msg_id=event.quote_msg_id,
-            attachments=[{"type": a.type, "payload": a.payload} for a in event.attachments],
-            zalo_timestamp=event.timestamp, sent_at=event.at,
-        ))
+            await repo.mark_member(
+                ctx.db, group_id=event.group_id, user_id=event.sender_id, now=ctx.now
+            )
+        await repo.record_message(
+            ctx.db,
+            message=Message(
+                msg_id=event.msg_id or "",
+                group_id=event.group_id,
+                user_id=event.sender_id or "oa",
+                direction="out" if outgoing else "in",
+                sender_kind="oa" if outgoing else ("staff" if ctx.is_staff else "customer"),
+                event_name=event.name,
+                text=event.text,
+                quote_msg_id=event.quote_msg_id,
+                attachments=[{"type": a.type, "payload": a.payload} for a in event.attachments],
+                zalo_timestamp=event.timestamp,
+                sent_at=event.at,
+            ),
+        )
         return
     if event.kind in (Kind.MEMBER_JOINED, Kind.MEMBER_LEFT) and event.group_id:
         for user_id in event.member_ids:
-            await repo.mark_member(ctx.db, group_id=event.group_id, user_id=user_id, now=ctx.now,
-                                   present=event.kind is Kind.MEMBER_JOINED)
+            await repo.mark_member(
+                ctx.db,
+                group_id=event.group_id,
+                user_id=user_id,
+                now=ctx.now,
+                present=event.kind is Kind.MEMBER_JOINED,
+            )
     if action := _LIFECYCLE_ACTIONS.get(event.kind):
-        await repo.audit(ctx.db, at=ctx.now, actor_id=event.sender_id or "zalo", action=action,
-                         group_id=event.group_id, event=event.name, members=list(event.member_ids))
+        await repo.audit(
+            ctx.db,
+            at=ctx.now,
+            actor_id=event.sender_id or "zalo",
+            action=action,
+            group_id=event.group_id,
+            event=event.name,
+            members=list(event.member_ids),
+        )
 
 
 async def run_command(ctx: Context) -> list[Intent]:
@@ -99,10 +128,18 @@ async def run_command(ctx: Context) -> list[Intent]:
     spec = lookup(invocation.word)
     name = spec.name if spec else invocation.word[:40]
     intents, outcome = await _dispatch(ctx, invocation.word, invocation.args)
-    await repo.record_command(ctx.db, run=CommandRun(
-        group_id=event.group_id, user_id=ctx.sender_id, msg_id=event.msg_id, name=name,
-        text=(event.text or "")[:2000], outcome=outcome, at=ctx.now,
-    ))
+    await repo.record_command(
+        ctx.db,
+        run=CommandRun(
+            group_id=event.group_id,
+            user_id=ctx.sender_id,
+            msg_id=event.msg_id,
+            name=name,
+            text=(event.text or "")[:2000],
+            outcome=outcome,
+            at=ctx.now,
+        ),
+    )
     return intents
 
 
@@ -112,8 +149,9 @@ async def _dispatch(ctx: Context, word: str, raw_args: str) -> tuple[list[Intent
     if spec is None:
         return [ctx.reply("unknown_command", word=word, suggestion=suggest(word), **who)], "unknown"
     if not spec.allows(ctx.role):
-        return [ctx.reply("denied", command=spec.name, roles=sorted(spec.roles), role=ctx.role,
-                          **who)], "denied"
+        return [
+            ctx.reply("denied", command=spec.name, roles=sorted(spec.roles), role=ctx.role, **who)
+        ], "denied"
     if spec.group_only and ctx.group is None:
         return [ctx.reply("group_only", command=spec.name)], "denied"
     try:

@@ -152,7 +152,10 @@ def _members(body: dict[str, Any]) -> tuple[str, ...]:
     for key in ("member_user_ids", "user_ids", "members"):
         value = body.get(key)
         if isinstance(value, list):
-            found += [str(v.get("id") or v.get("user_id")) if isinstance(v, dict) else str(v) for v in value]
+            found += [
+                str(v.get("id") or v.get("user_id")) if isinstance(v, dict) else str(v)
+                for v in value
+            ]
     for key in ("user", "member", "sender", "follower"):
         if (ident := _id(body.get(key))) and not found:
             found.append(ident)
@@ -174,8 +177,13 @@ def parse_event(body: dict[str, Any]) -> ZaloEvent:
     group_id = _id(body, "group_id") or _id(body.get("group"), "group_id") or _id(body.get("group"))
     if kind in (Kind.GROUP_MESSAGE, Kind.OA_GROUP_ECHO):
         group_id = recipient or _id(body.get("recipient"), "group_id") or group_id
-    elif kind in (Kind.GROUP_CREATED, Kind.MEMBER_JOINED, Kind.MEMBER_LEFT, Kind.GROUP_REMOVED,
-                  Kind.GROUP_OTHER):
+    elif kind in (
+        Kind.GROUP_CREATED,
+        Kind.MEMBER_JOINED,
+        Kind.MEMBER_LEFT,
+        Kind.GROUP_REMOVED,
+        Kind.GROUP_OTHER,
+    ):
         group_id = group_id or recipient
     if kind in (Kind.GROUP_MESSAGE, Kind.USER_MESSAGE, Kind.OA_GROUP_ECHO, Kind.OA_ECHO):
         if not _id(message, "msg_id"):

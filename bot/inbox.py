@@ -15,6 +15,7 @@ from sqlmodel import col, select
 
 from bot.dispatch import Deps, process_event
 from bot.events import EventError, load_body, parse_event
+from bot.worker import run_forever
 from storage.db import SessionFactory
 from storage.models import InboxEvent
 
@@ -34,12 +35,20 @@ class Inbox:
 
     async def store(self, *, key: str, event_name: str, body: bytes, now: datetime) -> bool:
         """Insert the raw event unless its key is already there; True when it is new."""
-        values = {"dedupe_key": key, "event_name": event_name[:100], "body": body.decode("utf-8"),
-                  "received_at": now, "status": "pending", "attempts": 0}
+        values = {
+            "dedupe_key": key,
+            "event_name": event_name[:100],
+            "body": body.decode("utf-8"),
+            "received_at": now,
+            "status": "pending",
+            "attempts": 0,
+        }
         async with self.sessions() as db:
             dialect = postgresql if db.bind.dialect.name == "postgresql" else sqlite
-            insert = dialect.insert(InboxEvent).values(**values).on_conflict_do_nothing(
-                index_elements=["dedupe_key"]
+            insert = (
+                dialect.insert(InboxEvent)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=["dedupe_key"])
             )
             result = await db.exec(insert)  # type: ignore[call-overload]
             await db.commit()
@@ -48,16 +57,7 @@ class Inbox:
 
     async def run(self, poll_seconds: float = 2.0) -> None:
         """Process pending events until cancelled."""
-        while True:
-            try:
-                await self.process_pending()
-            except Exception:
-                log.exception("inbox pass failed")
-            try:
-                await asyncio.wait_for(self._wake.wait(), poll_seconds)
-            except TimeoutError:
-                pass
-            self._wake.clear()
+        await run_forever(self.process_pending, self._wake, poll_seconds, "inbox")
 
     async def process_pending(self, batch: int = 100) -> int:
         """Process every pending event in arrival order; returns how many were handled."""
@@ -73,8 +73,12 @@ class Inbox:
 
     async def _pending_ids(self, batch: int) -> list[int]:
         async with self.sessions() as db:
-            query = (select(InboxEvent.id).where(InboxEvent.status == "pending")
-                     .order_by(col(InboxEvent.id)).limit(batch))
+            query = (
+                select(InboxEvent.id)
+                .where(InboxEvent.status == "pending")
+                .order_by(col(InboxEvent.id))
+                .limit(batch)
+            )
             return [i for i in (await db.exec(query)).all() if i is not None]
 
     async def _process_one(self, inbox_id: int) -> None:

@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.clock import Clock
 from bot.intents import Intent, Invite, SendGroup, SendUser
 from bot.render import Renderer
+from bot.worker import run_forever
 from bot.zalo_client import MAX_TEXT, ZaloAPIError, ZaloAuthError, ZaloClient, ZaloError
 from storage import repo
 from storage.db import SessionFactory
@@ -62,22 +63,41 @@ async def enqueue(
     """Render each intent and add its outbox rows to the session (the caller commits)."""
     rows: list[OutboxMessage] = []
     for intent in intents:
-        common = {"created_at": now, "next_attempt_at": now, "source_event_id": source_event_id,
-                  "notify_user_id": intent.notify_user_id}
+        common = {
+            "created_at": now,
+            "next_attempt_at": now,
+            "source_event_id": source_event_id,
+            "notify_user_id": intent.notify_user_id,
+        }
         if isinstance(intent, Invite):
-            rows.append(OutboxMessage(
-                target_kind="invite", target_id=intent.group_id, text="", purpose=intent.reason,
-                payload={"user_ids": list(intent.user_ids)}, **common,
-            ))
+            rows.append(
+                OutboxMessage(
+                    target_kind="invite",
+                    target_id=intent.group_id,
+                    text="",
+                    purpose=intent.reason,
+                    payload={"user_ids": list(intent.user_ids)},
+                    **common,
+                )
+            )
             continue
-        kind, target = ("group", intent.group_id) if isinstance(intent, SendGroup) else (
-            "user", intent.user_id)
+        kind, target = (
+            ("group", intent.group_id)
+            if isinstance(intent, SendGroup)
+            else ("user", intent.user_id)
+        )
         text = renderer.render(intent.template, locale, **intent.context)
         for index, piece in enumerate(split_text(text)):
-            rows.append(OutboxMessage(
-                target_kind=kind, target_id=target, text=piece, purpose=intent.template,
-                quote_msg_id=intent.quote_msg_id if index == 0 else None, **common,
-            ))
+            rows.append(
+                OutboxMessage(
+                    target_kind=kind,
+                    target_id=target,
+                    text=piece,
+                    purpose=intent.template,
+                    quote_msg_id=intent.quote_msg_id if index == 0 else None,
+                    **common,
+                )
+            )
     db.add_all(rows)
     return rows
 
@@ -108,7 +128,9 @@ class LocalSender:
 
     async def deliver(self, row: OutboxMessage) -> str | None:
         if row.target_kind == "invite":
-            print(f"[local] invite {row.payload.get('user_ids')} -> group {row.target_id}", flush=True)
+            print(
+                f"[local] invite {row.payload.get('user_ids')} -> group {row.target_id}", flush=True
+            )
             return None
         print(f"[local] -> {row.target_kind} {row.target_id}:\n{row.text}\n", flush=True)
         return f"local-{row.id}"
@@ -129,7 +151,11 @@ class Outbox:
     """Delivers due outbox rows; `deliver_due` is one pass, `run` loops until cancelled."""
 
     def __init__(
-        self, sessions: SessionFactory, sender: Sender, clock: Clock, renderer: Renderer,
+        self,
+        sessions: SessionFactory,
+        sender: Sender,
+        clock: Clock,
+        renderer: Renderer,
         locale: str,
     ) -> None:
         self.sessions, self.sender, self.clock = sessions, sender, clock
@@ -140,25 +166,20 @@ class Outbox:
         self._wake.set()
 
     async def run(self, poll_seconds: float = 1.0) -> None:
-        while True:
-            try:
-                await self.deliver_due()
-            except Exception:  # a database hiccup must not kill the worker
-                log.exception("outbox pass failed")
-            try:
-                await asyncio.wait_for(self._wake.wait(), poll_seconds)
-            except TimeoutError:
-                pass
-            self._wake.clear()
+        await run_forever(self.deliver_due, self._wake, poll_seconds, "outbox")
 
     async def deliver_due(self, limit: int = 200) -> int:
         """Deliver what is due now, in order per target; returns how many rows were tried."""
         now = self.clock.now()
         async with self.sessions() as db:
-            rows = (await db.exec(
-                select(OutboxMessage).where(col(OutboxMessage.status).in_(("pending", "sending")))
-                .order_by(col(OutboxMessage.id)).limit(limit)
-            )).all()
+            rows = (
+                await db.exec(
+                    select(OutboxMessage)
+                    .where(col(OutboxMessage.status).in_(("pending", "sending")))
+                    .order_by(col(OutboxMessage.id))
+                    .limit(limit)
+                )
+            ).all()
         chains: dict[str, list[OutboxMessage]] = {}
         for row in rows:
             chains.setdefault(row.target_id, []).append(row)
@@ -166,7 +187,9 @@ class Outbox:
         tried = await asyncio.gather(*(self._chain(chain, now, gate) for chain in chains.values()))
         return sum(tried)
 
-    async def _chain(self, chain: list[OutboxMessage], now: datetime, gate: asyncio.Semaphore) -> int:
+    async def _chain(
+        self, chain: list[OutboxMessage], now: datetime, gate: asyncio.Semaphore
+    ) -> int:
         """Deliver one target's rows in order, stopping at the first that is not done."""
         tried = 0
         async with gate:
@@ -182,8 +205,11 @@ class Outbox:
         async with self.sessions() as db:
             result = await db.exec(  # type: ignore[call-overload]
                 update(OutboxMessage)
-                .where(col(OutboxMessage.id) == row.id, col(OutboxMessage.status) == row.status,
-                       col(OutboxMessage.next_attempt_at) == row.next_attempt_at)
+                .where(
+                    col(OutboxMessage.id) == row.id,
+                    col(OutboxMessage.status) == row.status,
+                    col(OutboxMessage.next_attempt_at) == row.next_attempt_at,
+                )
                 .values(status="sending", next_attempt_at=now + LEASE)
             )
             await db.commit()
@@ -206,11 +232,20 @@ class Outbox:
             stored.attempts += 1
             db.add(stored)
             if message_id and row.target_kind in ("group", "user"):
-                await repo.record_message(db, message=Message(
-                    msg_id=message_id, group_id=row.target_id if row.target_kind == "group" else None,
-                    user_id="oa", direction="out", sender_kind="oa", event_name="outbox",
-                    text=row.text, quote_msg_id=row.quote_msg_id, sent_at=now,
-                ))
+                await repo.record_message(
+                    db,
+                    message=Message(
+                        msg_id=message_id,
+                        group_id=row.target_id if row.target_kind == "group" else None,
+                        user_id="oa",
+                        direction="out",
+                        sender_kind="oa",
+                        event_name="outbox",
+                        text=row.text,
+                        quote_msg_id=row.quote_msg_id,
+                        sent_at=now,
+                    ),
+                )
             await db.commit()
 
     async def _failed(self, row: OutboxMessage, exc: ZaloError, now: datetime) -> None:
@@ -219,7 +254,9 @@ class Outbox:
             assert stored is not None
             stored.attempts += 1
             stored.last_error = str(exc)[:500]
-            stored.error_code = exc.code if isinstance(exc, ZaloAPIError) else getattr(exc, "status", None)
+            stored.error_code = (
+                exc.code if isinstance(exc, ZaloAPIError) else getattr(exc, "status", None)
+            )
             if _retryable(exc) and stored.attempts < MAX_ATTEMPTS:
                 stored.status, stored.next_attempt_at = "pending", now + backoff(stored.attempts)
                 log.warning("outbox %s: retry %s after %s", row.id, stored.attempts, exc)
@@ -231,13 +268,39 @@ class Outbox:
             await db.commit()
 
     async def _report_failure(self, db: AsyncSession, row: OutboxMessage, now: datetime) -> None:
-        await repo.audit(db, at=now, actor_id="bot", action="outbox.failed",
-                         group_id=row.target_id if row.target_kind != "user" else None,
-                         outbox_id=row.id, code=row.error_code, error=row.last_error)
+        await repo.audit(
+            db,
+            at=now,
+            actor_id="bot",
+            action="outbox.failed",
+            group_id=row.target_id if row.target_kind != "user" else None,
+            outbox_id=row.id,
+            code=row.error_code,
+            error=row.last_error,
+        )
         told = row.notify_user_id
-        if not told or row.purpose == "delivery_failed" or (row.target_kind == "user" and row.target_id == told):
+        if (
+            not told
+            or row.purpose == "delivery_failed"
+            or (row.target_kind == "user" and row.target_id == told)
+        ):
             return
-        await enqueue(db, [SendUser(told, "delivery_failed", {
-            "target_kind": row.target_kind, "target_id": row.target_id, "reason": row.last_error,
-            "code": row.error_code, "excerpt": row.text[:200],
-        })], renderer=self.renderer, locale=self.locale, now=now)
+        await enqueue(
+            db,
+            [
+                SendUser(
+                    told,
+                    "delivery_failed",
+                    {
+                        "target_kind": row.target_kind,
+                        "target_id": row.target_id,
+                        "reason": row.last_error,
+                        "code": row.error_code,
+                        "excerpt": row.text[:200],
+                    },
+                )
+            ],
+            renderer=self.renderer,
+            locale=self.locale,
+            now=now,
+        )

@@ -42,29 +42,55 @@ def group_message(
         message["attachments"] = attachments
     kind = "image" if attachments and text is None else "text"
     return {
-        "app_id": app_id, "oa_id": oa_id, "event_name": event_name or f"user_send_group_{kind}",
-        "sender": {"id": sender_id}, "recipient": {"id": group_id}, "message": message,
+        "app_id": app_id,
+        "oa_id": oa_id,
+        "event_name": event_name or f"user_send_group_{kind}",
+        "sender": {"id": sender_id},
+        "recipient": {"id": group_id},
+        "message": message,
         "timestamp": _ms(at),
     }
 
 
-def user_message(*, user_id: str, text: str, at: datetime, app_id: str, oa_id: str = "oa-1",
-                 msg_id: str | None = None) -> dict[str, Any]:
+def user_message(
+    *,
+    user_id: str,
+    text: str,
+    at: datetime,
+    app_id: str,
+    oa_id: str = "oa-1",
+    msg_id: str | None = None,
+) -> dict[str, Any]:
     """A 1:1 user_send_text event."""
     return {
-        "app_id": app_id, "event_name": "user_send_text", "sender": {"id": user_id},
+        "app_id": app_id,
+        "event_name": "user_send_text",
+        "sender": {"id": user_id},
         "recipient": {"id": oa_id},
         "message": {"text": text, "msg_id": msg_id or f"dm{next(_counter):08d}{_ms(at)}"},
-        "timestamp": _ms(at), "user_id_by_app": f"app-{user_id}",
+        "timestamp": _ms(at),
+        "user_id_by_app": f"app-{user_id}",
     }
 
 
-def lifecycle(*, event_name: str, group_id: str, at: datetime, app_id: str,
-              member_ids: list[str] | None = None, oa_id: str = "oa-1") -> dict[str, Any]:
+def lifecycle(
+    *,
+    event_name: str,
+    group_id: str,
+    at: datetime,
+    app_id: str,
+    member_ids: list[str] | None = None,
+    oa_id: str = "oa-1",
+) -> dict[str, Any]:
     """A GMF lifecycle event such as create_group or user_join_group."""
-    body: dict[str, Any] = {"app_id": app_id, "oa_id": oa_id, "event_name": event_name,
-                            "group_id": group_id, "recipient": {"id": group_id},
-                            "timestamp": _ms(at)}
+    body: dict[str, Any] = {
+        "app_id": app_id,
+        "oa_id": oa_id,
+        "event_name": event_name,
+        "group_id": group_id,
+        "recipient": {"id": group_id},
+        "timestamp": _ms(at),
+    }
     if member_ids:
         body["sender"] = {"id": member_ids[0]}
         body["member_user_ids"] = member_ids

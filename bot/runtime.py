@@ -59,8 +59,9 @@ class Runtime:
             self._spawn(self.outbox.run(), "outbox")
             self.scheduler = AsyncIOScheduler(timezone=self.settings.timezone)
             if self.tokens:
-                self.scheduler.add_job(self._refresh_tokens, "interval", minutes=30,
-                                       next_run_time=None, id="token-refresh")
+                self.scheduler.add_job(
+                    self._refresh_tokens, "interval", minutes=30, id="token-refresh"
+                )
             self.scheduler.start()
 
     async def stop(self) -> None:
@@ -107,8 +108,12 @@ class Runtime:
             async with self.sessions() as db:
                 await db.exec(text("SELECT 1"))  # type: ignore[call-overload]
                 report["inbox_pending"] = await _count(db, InboxEvent, InboxEvent.status, "pending")
-                report["outbox_pending"] = await _count(db, OutboxMessage, OutboxMessage.status, "pending")
-                report["outbox_failed"] = await _count(db, OutboxMessage, OutboxMessage.status, "failed")
+                report["outbox_pending"] = await _count(
+                    db, OutboxMessage, OutboxMessage.status, "pending"
+                )
+                report["outbox_failed"] = await _count(
+                    db, OutboxMessage, OutboxMessage.status, "failed"
+                )
             report["database"] = "ok"
         except Exception as exc:  # reported, not raised: this is the health check
             report["database"] = f"error: {type(exc).__name__}"
@@ -134,14 +139,28 @@ def build_runtime(
     sender: Sender = LocalSender()
     if not settings.local_mode:
         initial = TokenPair(settings.zalo_access_token, settings.zalo_refresh_token, None)
-        tokens = TokenManager(http, settings.zalo_oauth_base, settings.zalo_app_id,
-                              settings.zalo_app_secret, DbTokenStore(sessions, clock=clock), clock,
-                              initial)
+        tokens = TokenManager(
+            http,
+            settings.zalo_oauth_base,
+            settings.zalo_app_id,
+            settings.zalo_app_secret,
+            DbTokenStore(sessions, clock=clock),
+            clock,
+            initial,
+        )
         zalo = ZaloClient(http, settings.zalo_api_base, tokens)
         sender = ZaloSender(zalo)
     outbox = Outbox(sessions, sender, clock, renderer, settings.locale)
     inbox = Inbox(sessions, Deps(settings, clock, renderer), on_processed=outbox.wake)
-    return Runtime(settings=settings, clock=clock, engine=engine, sessions=sessions,
-                   renderer=renderer, http=http, tokens=tokens, zalo=zalo, inbox=inbox,
-                   outbox=outbox)
-
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        sessions=sessions,
+        renderer=renderer,
+        http=http,
+        tokens=tokens,
+        zalo=zalo,
+        inbox=inbox,
+        outbox=outbox,
+    )

@@ -130,7 +130,9 @@ class Settings:
     def redacted(self) -> dict[str, Any]:
         """The settings with every secret masked, safe to log."""
         return {
-            f.name: ("***" if f.metadata["secret"] and getattr(self, f.name) else getattr(self, f.name))
+            f.name: (
+                "***" if f.metadata["secret"] and getattr(self, f.name) else getattr(self, f.name)
+            )
             for f in fields(self)
         }
 

@@ -92,7 +92,11 @@ async def put_staff(
 ) -> Staff:
     staff = await db.get(Staff, user_id) or Staff(zalo_user_id=user_id, name=name, role=role)
     staff.name, staff.role, staff.active, staff.source, staff.updated_at = (
-        name, role, True, source, now,
+        name,
+        role,
+        True,
+        source,
+        now,
     )
     db.add(staff)
     await db.flush()
@@ -124,12 +128,18 @@ async def sync_staff_file(
         if current is not None and current.source == "chat":
             continue
         if current is None or (current.name, current.role, current.active) != (
-            row["name"], row["role"], True,
+            row["name"],
+            row["role"],
+            True,
         ):
             counts["added" if current is None else "updated"] += 1
             await put_staff(
-                db, user_id=row["zalo_user_id"], name=row["name"], role=row["role"],
-                source="file", now=now,
+                db,
+                user_id=row["zalo_user_id"],
+                name=row["name"],
+                role=row["role"],
+                source="file",
+                now=now,
             )
     for user_id, staff in existing.items():
         if staff.source == "file" and staff.active and user_id not in in_file:
@@ -176,16 +186,22 @@ async def add_interaction(db: AsyncSession, *, interaction: Interaction) -> Inte
 async def recent_history(db: AsyncSession, *, group_id: str, limit: int) -> list[dict[str, Any]]:
     """The last interactions, commands and decisions in a group, newest first."""
     interactions = await db.exec(
-        select(Interaction).where(Interaction.group_id == group_id)
-        .order_by(col(Interaction.at).desc()).limit(limit)
+        select(Interaction)
+        .where(Interaction.group_id == group_id)
+        .order_by(col(Interaction.at).desc())
+        .limit(limit)
     )
     commands = await db.exec(
-        select(CommandRun).where(CommandRun.group_id == group_id)
-        .order_by(col(CommandRun.at).desc()).limit(limit)
+        select(CommandRun)
+        .where(CommandRun.group_id == group_id)
+        .order_by(col(CommandRun.at).desc())
+        .limit(limit)
     )
     decisions = await db.exec(
-        select(AuditEntry).where(AuditEntry.group_id == group_id)
-        .order_by(col(AuditEntry.at).desc()).limit(limit)
+        select(AuditEntry)
+        .where(AuditEntry.group_id == group_id)
+        .order_by(col(AuditEntry.at).desc())
+        .limit(limit)
     )
     items = [{"kind": "interaction", "at": i.at, "item": i} for i in interactions.all()]
     items += [{"kind": "command", "at": c.at, "item": c} for c in commands.all()]
@@ -194,7 +210,9 @@ async def recent_history(db: AsyncSession, *, group_id: str, limit: int) -> list
 
 
 async def count_messages(db: AsyncSession, *, group_id: str) -> int:
-    result = await db.exec(select(func.count()).select_from(Message).where(Message.group_id == group_id))
+    result = await db.exec(
+        select(func.count()).select_from(Message).where(Message.group_id == group_id)
+    )
     return int(result.one())
 
 

@@ -24,8 +24,11 @@ def read_staff_file(path: str | Path) -> list[dict[str, str]]:
         missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
         if missing:
             raise StaffFileError(f"{path}: header must include {', '.join(REQUIRED)}")
-        return [_row(path, number, row) for number, row in enumerate(reader, start=2)
-                if any((v or "").strip() for v in row.values())]
+        return [
+            _row(path, number, row)
+            for number, row in enumerate(reader, start=2)
+            if any((v or "").strip() for v in row.values())
+        ]
 
 
 def _row(path: Path, number: int, row: dict[str, str]) -> dict[str, str]:

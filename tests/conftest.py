@@ -55,17 +55,25 @@ ADMIN_TOKEN = "test-admin-token"
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     """Local mode (no Zalo credentials), the sample staff file, a known admin token."""
-    return load_settings({"DATABASE_URL": database_url, "ADMIN_TOKEN": ADMIN_TOKEN,
-                          "STAFF_FILE": str(ROOT / "config" / "staff.csv")})
+    return load_settings(
+        {
+            "DATABASE_URL": database_url,
+            "ADMIN_TOKEN": ADMIN_TOKEN,
+            "STAFF_FILE": str(ROOT / "config" / "staff.csv"),
+        }
+    )
 
 
 @pytest.fixture
 def live_settings(settings: Settings) -> Settings:
     """Real-looking Zalo credentials: outbound calls go to https://openapi.zalo.me (mock it)."""
     return settings.replace(
-        zalo_app_id="2553928453557884079", zalo_app_secret="app-secret",
-        zalo_oa_id="388613280879808645", zalo_oa_secret_key="oa-secret-key",
-        zalo_access_token="env-access-token", zalo_refresh_token="env-refresh-token",
+        zalo_app_id="2553928453557884079",
+        zalo_app_secret="app-secret",
+        zalo_oa_id="388613280879808645",
+        zalo_oa_secret_key="oa-secret-key",
+        zalo_access_token="env-access-token",
+        zalo_refresh_token="env-refresh-token",
     )
 
 

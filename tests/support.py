@@ -44,30 +44,57 @@ class Bot:
     def settings(self) -> Settings:
         return self.runtime.settings
 
-    async def post(self, body: dict[str, Any], *, drain: bool = True, headers: dict[str, str] | None = None) -> Any:
+    async def post(
+        self, body: dict[str, Any], *, drain: bool = True, headers: dict[str, str] | None = None
+    ) -> Any:
         """POST a correctly signed body; returns the response (after processing, by default)."""
-        raw, signed_headers = signed(body, app_id=self.settings.signing_app_id,
-                                     secret=self.settings.signing_secret)
-        response = await self.client.post("/zalo/webhook", data=raw, headers=headers or signed_headers)
+        raw, signed_headers = signed(
+            body, app_id=self.settings.signing_app_id, secret=self.settings.signing_secret
+        )
+        response = await self.client.post(
+            "/zalo/webhook", data=raw, headers=headers or signed_headers
+        )
         if drain:
             await self.runtime.drain()
         return response
 
-    def message(self, text: str | None, *, sender: str = SALES, group: str = GROUP, **kw: Any) -> dict[str, Any]:
-        return group_message(group_id=group, sender_id=sender, text=text, at=self.clock.now(),
-                             app_id=self.settings.signing_app_id, **kw)
+    def message(
+        self, text: str | None, *, sender: str = SALES, group: str = GROUP, **kw: Any
+    ) -> dict[str, Any]:
+        return group_message(
+            group_id=group,
+            sender_id=sender,
+            text=text,
+            at=self.clock.now(),
+            app_id=self.settings.signing_app_id,
+            **kw,
+        )
 
-    async def say(self, text: str | None, *, sender: str = SALES, group: str = GROUP, **kw: Any) -> Any:
+    async def say(
+        self, text: str | None, *, sender: str = SALES, group: str = GROUP, **kw: Any
+    ) -> Any:
         """A group member types `text` in the group."""
         return await self.post(self.message(text, sender=sender, group=group, **kw))
 
     async def dm(self, text: str, *, sender: str = SALES) -> Any:
-        return await self.post(user_message(user_id=sender, text=text, at=self.clock.now(),
-                                            app_id=self.settings.signing_app_id))
+        return await self.post(
+            user_message(
+                user_id=sender, text=text, at=self.clock.now(), app_id=self.settings.signing_app_id
+            )
+        )
 
-    async def lifecycle(self, event_name: str, *, group: str = GROUP, members: list[str] | None = None) -> Any:
-        return await self.post(lifecycle(event_name=event_name, group_id=group, at=self.clock.now(),
-                                         app_id=self.settings.signing_app_id, member_ids=members))
+    async def lifecycle(
+        self, event_name: str, *, group: str = GROUP, members: list[str] | None = None
+    ) -> Any:
+        return await self.post(
+            lifecycle(
+                event_name=event_name,
+                group_id=group,
+                at=self.clock.now(),
+                app_id=self.settings.signing_app_id,
+                member_ids=members,
+            )
+        )
 
     async def outbox(self, **where: Any) -> list[OutboxMessage]:
         async with self.runtime.sessions() as db:

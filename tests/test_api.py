@@ -10,7 +10,9 @@ from tests.support import CUSTOMER, GROUP, SALES
 AUTH = {"Authorization": "Bearer test-admin-token"}
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nope"}, {"Authorization": "test-admin-token"}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer nope"}, {"Authorization": "test-admin-token"}]
+)
 async def test_without_the_right_token_the_api_refuses(bot, headers):
     await bot.say("chào", sender=CUSTOMER)
     response = await bot.client.get(f"/api/groups/{GROUP}", headers=headers)

@@ -18,8 +18,14 @@ OAUTH = "https://oauth.zaloapp.com/v4/oa/access_token"
 
 
 def ok(message_id: str) -> httpx.Response:
-    return httpx.Response(200, json={"error": 0, "message": "Success",
-                                     "data": {"message_id": message_id, "group_id": GROUP}})
+    return httpx.Response(
+        200,
+        json={
+            "error": 0,
+            "message": "Success",
+            "data": {"message_id": message_id, "group_id": GROUP},
+        },
+    )
 
 
 def error(code: int) -> httpx.Response:
@@ -46,8 +52,9 @@ async def test_reply_goes_to_the_group_quoting_the_command(live_bot, zalo):
 
 
 async def test_rate_limit_and_server_errors_are_retried_with_backoff(live_bot, zalo):
-    route = zalo.post(GROUP_SEND).mock(side_effect=[error(-32), httpx.Response(503),
-                                                    httpx.ConnectError("down"), ok("zmsg-9")])
+    route = zalo.post(GROUP_SEND).mock(
+        side_effect=[error(-32), httpx.Response(503), httpx.ConnectError("down"), ok("zmsg-9")]
+    )
     await live_bot.say("/whoami")
     [row] = await live_bot.outbox()
     assert (row.status, row.attempts, row.error_code) == ("pending", 1, -32)
@@ -98,8 +105,16 @@ async def test_expired_token_refreshes_once_and_the_send_succeeds(live_bot, zalo
         return ok("z1") if request.headers["access_token"] == "new-access" else error(-216)
 
     route = zalo.post(GROUP_SEND).mock(side_effect=answer)
-    refresh = zalo.post(OAUTH).mock(return_value=httpx.Response(200, json={
-        "access_token": "new-access", "refresh_token": "new-refresh", "expires_in": "90000"}))
+    refresh = zalo.post(OAUTH).mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "access_token": "new-access",
+                "refresh_token": "new-refresh",
+                "expires_in": "90000",
+            },
+        )
+    )
     await live_bot.say("/whoami")
     assert refresh.call_count == 1 and route.call_count == 2
     assert refresh.calls[0].request.headers["secret_key"] == "app-secret"
@@ -109,16 +124,30 @@ async def test_expired_token_refreshes_once_and_the_send_succeeds(live_bot, zalo
 
 
 async def test_the_rotated_token_survives_a_restart(make_bot, live_settings, zalo):
-    zalo.post(OAUTH).mock(return_value=httpx.Response(200, json={
-        "access_token": "new-access", "refresh_token": "new-refresh", "expires_in": 90000}))
-    route = zalo.post(GROUP_SEND).mock(side_effect=lambda r: ok("z") if r.headers["access_token"] == "new-access" else error(-216))
+    zalo.post(OAUTH).mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "access_token": "new-access",
+                "refresh_token": "new-refresh",
+                "expires_in": 90000,
+            },
+        )
+    )
+    route = zalo.post(GROUP_SEND).mock(
+        side_effect=lambda r: ok("z") if r.headers["access_token"] == "new-access" else error(-216)
+    )
     first = await make_bot(live_settings)
     await first.say("/whoami")
     await first.client.close()
     second = await make_bot(live_settings)  # same (now stale) environment
     second.clock.advance(minutes=1)
     await second.say("/whoami")
-    assert [c.request.headers["access_token"] for c in route.calls] == ["env-access-token", "new-access", "new-access"]
+    assert [c.request.headers["access_token"] for c in route.calls] == [
+        "env-access-token",
+        "new-access",
+        "new-access",
+    ]
     health = await (await second.client.get("/healthz")).json()
     assert health["zalo"]["token"] == "valid"
 
@@ -137,7 +166,9 @@ def test_split_text_keeps_every_piece_within_the_limit(length):
     text = ("Dòng thử nghiệm số một hai ba\n" * (length // 30 + 1))[:length]
     pieces = split_text(text)
     assert all(len(p) <= 2000 for p in pieces)
-    assert "".join(pieces).replace("\n", "").replace(" ", "") == text.replace("\n", "").replace(" ", "")
+    assert "".join(pieces).replace("\n", "").replace(" ", "") == text.replace("\n", "").replace(
+        " ", ""
+    )
 
 
 def test_split_text_never_cuts_a_mention():

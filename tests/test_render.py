@@ -19,8 +19,21 @@ SAMPLES = {
     "group_only": {"command": "customer"},
     "command_failed": {"user_id": "1", "command": "log"},
     "help": {"role": "sales", "commands": [], "detail": None},
-    "whoami": {"name": "A", "role": "sales", "user_id": "1", "group": None, "customer": None, "sales_name": None},
-    "customer_profile": {"customer": {"name": "ABC"}, "profile": {"phone": "09"}, "created": True, "changed": True, "sales_name": "A"},
+    "whoami": {
+        "name": "A",
+        "role": "sales",
+        "user_id": "1",
+        "group": None,
+        "customer": None,
+        "sales_name": None,
+    },
+    "customer_profile": {
+        "customer": {"name": "ABC"},
+        "profile": {"phone": "09"},
+        "created": True,
+        "changed": True,
+        "sales_name": "A",
+    },
     "customer_none": {},
     "customer_taken": {"user_id": "1", "sales_name": "A"},
     "log_saved": {"kind": "call", "feedback": "positive", "note": "n"},
@@ -29,7 +42,13 @@ SAMPLES = {
     "staff_saved": {"user_id": "1", "name": "A", "role": "sales"},
     "staff_removed": {"user_id": "1", "removed": True},
     "staff_reloaded": {"error": None, "added": 1, "updated": 0, "removed": 0},
-    "delivery_failed": {"target_kind": "group", "target_id": "g", "reason": "r", "code": -201, "excerpt": "e"},
+    "delivery_failed": {
+        "target_kind": "group",
+        "target_id": "g",
+        "reason": "r",
+        "code": -201,
+        "excerpt": "e",
+    },
 }
 
 
@@ -52,12 +71,16 @@ def test_labels_cover_every_command(locale):
 
 
 def test_user_values_cannot_mention_but_the_mention_filter_can():
-    text = renderer.render("usage", "vi", user_id="42", command="log", reason="[@f414c8f76fa586fbdfb4] hi")
+    text = renderer.render(
+        "usage", "vi", user_id="42", command="log", reason="[@f414c8f76fa586fbdfb4] hi"
+    )
     assert text.startswith("[@42]")
     assert "[@f414c8f76fa586fbdfb4]" not in text and "[ @f414c8f76fa586fbdfb4]" in text
 
 
-@pytest.mark.parametrize(("raw", "safe"), [("[@123]", "[ @123]"), ("a[@b][@c]", "a[ @b][ @c]"), ("plain", "plain")])
+@pytest.mark.parametrize(
+    ("raw", "safe"), [("[@123]", "[ @123]"), ("a[@b][@c]", "a[ @b][ @c]"), ("plain", "plain")]
+)
 def test_escape_mentions(raw, safe):
     assert escape_mentions(raw) == safe
 

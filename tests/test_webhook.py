@@ -32,7 +32,9 @@ async def test_a_signed_group_message_is_stored_and_answered(bot):
 
 
 async def test_forged_signature_is_refused_and_nothing_is_stored(bot):
-    raw, headers = signed(bot.message("/whoami"), app_id=bot.settings.signing_app_id, secret="wrong")
+    raw, headers = signed(
+        bot.message("/whoami"), app_id=bot.settings.signing_app_id, secret="wrong"
+    )
     response = await bot.client.post("/zalo/webhook", data=raw, headers=headers)
     assert response.status == 401
     assert await _inbox(bot) == []
@@ -47,7 +49,9 @@ async def test_missing_signature_is_refused(bot):
 
 async def test_signature_is_over_the_raw_bytes(bot):
     body = bot.message("xin chào")
-    raw, headers = signed(body, app_id=bot.settings.signing_app_id, secret=bot.settings.signing_secret)
+    raw, headers = signed(
+        body, app_id=bot.settings.signing_app_id, secret=bot.settings.signing_secret
+    )
     reserialized = json.dumps(json.loads(raw), indent=2).encode()  # same JSON, other bytes
     response = await bot.client.post("/zalo/webhook", data=reserialized, headers=headers)
     assert response.status == 401
@@ -55,7 +59,9 @@ async def test_signature_is_over_the_raw_bytes(bot):
 
 async def test_signature_without_mac_prefix_is_accepted(bot):
     body = bot.message("hi")
-    raw, headers = signed(body, app_id=bot.settings.signing_app_id, secret=bot.settings.signing_secret)
+    raw, headers = signed(
+        body, app_id=bot.settings.signing_app_id, secret=bot.settings.signing_secret
+    )
     headers["X-ZEvent-Signature"] = headers["X-ZEvent-Signature"].removeprefix("mac=")
     assert (await bot.client.post("/zalo/webhook", data=raw, headers=headers)).status == 200
 
@@ -93,8 +99,13 @@ async def test_an_oversized_body_gets_413(bot):
 
 
 async def test_unknown_event_is_stored_acknowledged_and_has_no_effect(bot):
-    body = {"app_id": bot.settings.signing_app_id, "event_name": "user_seen_message",
-            "sender": {"id": CUSTOMER}, "recipient": {"id": "oa"}, "timestamp": "1763863200000"}
+    body = {
+        "app_id": bot.settings.signing_app_id,
+        "event_name": "user_seen_message",
+        "sender": {"id": CUSTOMER},
+        "recipient": {"id": "oa"},
+        "timestamp": "1763863200000",
+    }
     response = await bot.post(body)
     assert response.status == 200
     assert [row.status for row in await _inbox(bot)] == ["done"]
@@ -162,13 +173,15 @@ async def test_membership_follows_lifecycle_events(bot):
     await bot.lifecycle("user_join_group", members=[CUSTOMER])
     await bot.lifecycle("user_out_group", members=[CUSTOMER])
     await bot.lifecycle("user_leave_group", members=[SALES])
-    response = await bot.client.get(f"/api/groups/{GROUP}",
-                                    headers={"Authorization": "Bearer test-admin-token"})
+    response = await bot.client.get(
+        f"/api/groups/{GROUP}", headers={"Authorization": "Bearer test-admin-token"}
+    )
     assert (await response.json())["members"] == []
     bot.clock.advance(minutes=5)  # a new event, not a redelivery of the first join
     await bot.lifecycle("user_join_group", members=[CUSTOMER])
-    response = await bot.client.get(f"/api/groups/{GROUP}",
-                                    headers={"Authorization": "Bearer test-admin-token"})
+    response = await bot.client.get(
+        f"/api/groups/{GROUP}", headers={"Authorization": "Bearer test-admin-token"}
+    )
     assert [m["zalo_user_id"] for m in (await response.json())["members"]] == [CUSTOMER]
 
 

@@ -26,10 +26,19 @@ async def whoami(ctx: Context, _args: None) -> list[Intent]:
     assert ctx.sender is not None
     group = ctx.group
     customer = await repo.get_customer(ctx.db, customer_id=group.customer_id) if group else None
-    sales = await repo.get_staff(ctx.db, user_id=group.assigned_sales_id) if group and group.assigned_sales_id else None
+    sales = (
+        await repo.get_staff(ctx.db, user_id=group.assigned_sales_id)
+        if group and group.assigned_sales_id
+        else None
+    )
     return [
         ctx.reply(
-            "whoami", name=ctx.sender.name, role=ctx.role, user_id=ctx.sender_id, group=group,
-            customer=customer, sales_name=sales.name if sales else None,
+            "whoami",
+            name=ctx.sender.name,
+            role=ctx.role,
+            user_id=ctx.sender_id,
+            group=group,
+            customer=customer,
+            sales_name=sales.name if sales else None,
         )
     ]

@@ -14,21 +14,57 @@ from storage import repo
 from storage.models import Customer, Group
 
 FIELD_KEYS = {
-    "name": "name", "ten": "name",
-    "phone": "phone", "sdt": "phone", "dienthoai": "phone",
-    "region": "region", "khuvuc": "region", "tinh": "region",
-    "group": "customer_group", "nhom": "customer_group", "loai": "customer_group",
-    "birthday": "birthday", "sinhnhat": "birthday", "ngaysinh": "birthday",
-    "gender": "gender", "gioitinh": "gender",
-    "channel": "channel", "nguon": "channel", "kenh": "channel",
-    "contact": "contact_channel", "lienhe": "contact_channel",
+    "name": "name",
+    "ten": "name",
+    "phone": "phone",
+    "sdt": "phone",
+    "dienthoai": "phone",
+    "region": "region",
+    "khuvuc": "region",
+    "tinh": "region",
+    "group": "customer_group",
+    "nhom": "customer_group",
+    "loai": "customer_group",
+    "birthday": "birthday",
+    "sinhnhat": "birthday",
+    "ngaysinh": "birthday",
+    "gender": "gender",
+    "gioitinh": "gender",
+    "channel": "channel",
+    "nguon": "channel",
+    "kenh": "channel",
+    "contact": "contact_channel",
+    "lienhe": "contact_channel",
 }
-GENDERS = {"nam": "male", "male": "male", "m": "male", "nu": "female", "female": "female",
-           "f": "female", "khac": "other", "other": "other"}
-CUSTOMER_GROUPS = {"vip": "vip", "si": "wholesale", "wholesale": "wholesale", "buonsi": "wholesale",
-                   "daily": "wholesale", "le": "retail", "retail": "retail", "khachle": "retail"}
-PROFILE_FIELDS = ("phone", "region", "customer_group", "birthday", "gender", "channel",
-                  "contact_channel")
+GENDERS = {
+    "nam": "male",
+    "male": "male",
+    "m": "male",
+    "nu": "female",
+    "female": "female",
+    "f": "female",
+    "khac": "other",
+    "other": "other",
+}
+CUSTOMER_GROUPS = {
+    "vip": "vip",
+    "si": "wholesale",
+    "wholesale": "wholesale",
+    "buonsi": "wholesale",
+    "daily": "wholesale",
+    "le": "retail",
+    "retail": "retail",
+    "khachle": "retail",
+}
+PROFILE_FIELDS = (
+    "phone",
+    "region",
+    "customer_group",
+    "birthday",
+    "gender",
+    "channel",
+    "contact_channel",
+)
 
 
 @dataclass(frozen=True)
@@ -43,7 +79,9 @@ def _birthday(value: str) -> date:
         day, month, year = (int(p) for p in parts)
         return date(year, month, day)
     except ValueError:
-        raise UsageError(f"ngày sinh '{value}' phải có dạng ngày/tháng/năm, ví dụ 30/11/1985") from None
+        raise UsageError(
+            f"ngày sinh '{value}' phải có dạng ngày/tháng/năm, ví dụ 30/11/1985"
+        ) from None
 
 
 def _value(key: str, value: str) -> object:
@@ -107,7 +145,9 @@ async def _sales_name(ctx: Context, group: Group) -> str | None:
 
 
 @command(
-    "customer", aliases=("khachhang", "kh"), parse=parse_customer,
+    "customer",
+    aliases=("khachhang", "kh"),
+    parse=parse_customer,
     roles=frozenset({"sales", "sales_head", "admin"}),
 )
 async def customer(ctx: Context, args: CustomerArgs) -> list[Intent]:
@@ -116,13 +156,22 @@ async def customer(ctx: Context, args: CustomerArgs) -> list[Intent]:
     assert group is not None
     existing = await repo.get_customer(ctx.db, customer_id=group.customer_id)
     if existing is None and args.name is None:
-        return [ctx.reply("customer_none")] if not args.fields else [
-            ctx.reply("usage", command="customer", reason="cần tên khách hàng", user_id=ctx.sender_id)
-        ]
+        return (
+            [ctx.reply("customer_none")]
+            if not args.fields
+            else [
+                ctx.reply(
+                    "usage", command="customer", reason="cần tên khách hàng", user_id=ctx.sender_id
+                )
+            ]
+        )
     owner = group.assigned_sales_id
     if owner and owner != ctx.sender_id and ctx.role == "sales" and (args.name or args.fields):
-        return [ctx.reply("customer_taken", sales_name=await _sales_name(ctx, group),
-                          user_id=ctx.sender_id)]
+        return [
+            ctx.reply(
+                "customer_taken", sales_name=await _sales_name(ctx, group), user_id=ctx.sender_id
+            )
+        ]
     changed = bool(args.name or args.fields)
     record = existing or Customer(name=args.name or "", created_at=ctx.now, updated_at=ctx.now)
     if changed:
@@ -137,15 +186,23 @@ async def customer(ctx: Context, args: CustomerArgs) -> list[Intent]:
         group.updated_at = ctx.now
         ctx.db.add(group)
         await repo.audit(
-            ctx.db, at=ctx.now, actor_id=ctx.sender_id, group_id=group.group_id,
+            ctx.db,
+            at=ctx.now,
+            actor_id=ctx.sender_id,
+            group_id=group.group_id,
             action="customer.created" if existing is None else "customer.updated",
-            customer_id=record.id, name=record.name,
+            customer_id=record.id,
+            name=record.name,
             fields={k: str(v) for k, v in args.fields.items()},
             assigned_sales_id=group.assigned_sales_id,
         )
     return [
         ctx.reply(
-            "customer_profile", customer=record, profile=_profile(ctx, record),
-            created=existing is None, changed=changed, sales_name=await _sales_name(ctx, group),
+            "customer_profile",
+            customer=record,
+            profile=_profile(ctx, record),
+            created=existing is None,
+            changed=changed,
+            sales_name=await _sales_name(ctx, group),
         )
     ]

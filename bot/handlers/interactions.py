@@ -12,18 +12,40 @@ from storage import repo
 from storage.models import Interaction
 
 KINDS = {
-    "call": "call", "goi": "call", "goidien": "call", "dienthoai": "call",
-    "visit": "visit", "gap": "visit", "tham": "visit", "gapmat": "visit",
-    "email": "email", "mail": "email",
-    "chat": "chat", "nhan": "chat", "nhantin": "chat", "zalo": "chat", "tinnhan": "chat",
+    "call": "call",
+    "goi": "call",
+    "goidien": "call",
+    "dienthoai": "call",
+    "visit": "visit",
+    "gap": "visit",
+    "tham": "visit",
+    "gapmat": "visit",
+    "email": "email",
+    "mail": "email",
+    "chat": "chat",
+    "nhan": "chat",
+    "nhantin": "chat",
+    "zalo": "chat",
+    "tinnhan": "chat",
 }
 FEEDBACK = {
-    "positive": "positive", "tichcuc": "positive", "tot": "positive", "hailong": "positive",
-    "neutral": "neutral", "binhthuong": "neutral", "trungbinh": "neutral",
-    "negative": "negative", "tieucuc": "negative", "khonghailong": "negative",
-    "complaint": "complaint", "khieunai": "complaint",
-    "no_answer": "no_answer", "noanswer": "no_answer", "khongnghe": "no_answer",
-    "khongnghemay": "no_answer", "khonglienlac": "no_answer",
+    "positive": "positive",
+    "tichcuc": "positive",
+    "tot": "positive",
+    "hailong": "positive",
+    "neutral": "neutral",
+    "binhthuong": "neutral",
+    "trungbinh": "neutral",
+    "negative": "negative",
+    "tieucuc": "negative",
+    "khonghailong": "negative",
+    "complaint": "complaint",
+    "khieunai": "complaint",
+    "no_answer": "no_answer",
+    "noanswer": "no_answer",
+    "khongnghe": "no_answer",
+    "khongnghemay": "no_answer",
+    "khonglienlac": "no_answer",
 }
 
 
@@ -53,7 +75,9 @@ def parse_log(raw: str) -> LogArgs:
 
 
 @command(
-    "log", aliases=("ghichu", "nhatky"), parse=parse_log,
+    "log",
+    aliases=("ghichu", "nhatky"),
+    parse=parse_log,
     roles=frozenset({"sales", "sales_head", "admin", "accountant", "chief_accountant"}),
 )
 async def log(ctx: Context, args: LogArgs) -> list[Intent]:
@@ -62,8 +86,12 @@ async def log(ctx: Context, args: LogArgs) -> list[Intent]:
     await repo.add_interaction(
         ctx.db,
         interaction=Interaction(
-            group_id=ctx.group.group_id, customer_id=ctx.group.customer_id,
-            staff_id=ctx.sender_id, kind=args.kind, feedback=args.feedback, note=args.note,
+            group_id=ctx.group.group_id,
+            customer_id=ctx.group.customer_id,
+            staff_id=ctx.sender_id,
+            kind=args.kind,
+            feedback=args.feedback,
+            note=args.note,
             at=ctx.now,
         ),
     )

@@ -14,18 +14,36 @@ from storage.staff_file import StaffFileError, read_staff_file
 
 ROLE_WORDS = {
     **{role.replace("_", ""): role for role in ROLES},
-    "nhanvien": "sales", "kinhdoanh": "sales", "nvkd": "sales",
-    "truongphong": "sales_head", "truongkd": "sales_head", "truongphongkinhdoanh": "sales_head",
-    "ketoan": "accountant", "ketoantruong": "chief_accountant", "truongketoan": "chief_accountant",
-    "kho": "warehouse", "thukho": "warehouse", "vanchuyen": "shipping", "giaohang": "shipping",
+    "nhanvien": "sales",
+    "kinhdoanh": "sales",
+    "nvkd": "sales",
+    "truongphong": "sales_head",
+    "truongkd": "sales_head",
+    "truongphongkinhdoanh": "sales_head",
+    "ketoan": "accountant",
+    "ketoantruong": "chief_accountant",
+    "truongketoan": "chief_accountant",
+    "kho": "warehouse",
+    "thukho": "warehouse",
+    "vanchuyen": "shipping",
+    "giaohang": "shipping",
     "quantri": "admin",
 }
 ACTIONS = {
-    "list": "list", "ds": "list", "danhsach": "list",
-    "add": "add", "them": "add",
-    "role": "role", "vaitro": "role", "doivaitro": "role", "set": "role",
-    "remove": "remove", "xoa": "remove", "delete": "remove",
-    "reload": "reload", "tailai": "reload",
+    "list": "list",
+    "ds": "list",
+    "danhsach": "list",
+    "add": "add",
+    "them": "add",
+    "role": "role",
+    "vaitro": "role",
+    "doivaitro": "role",
+    "set": "role",
+    "remove": "remove",
+    "xoa": "remove",
+    "delete": "remove",
+    "reload": "reload",
+    "tailai": "reload",
 }
 
 
@@ -40,8 +58,10 @@ class StaffArgs:
 def _role(word: str) -> str:
     role = ROLE_WORDS.get(fold(word).replace("_", "").replace("-", ""))
     if role is None:
-        raise UsageError(f"vai trò '{word}' không có; dùng sales, truongphong, ketoan, "
-                         "ketoantruong, kho, vanchuyen hoặc quantri")
+        raise UsageError(
+            f"vai trò '{word}' không có; dùng sales, truongphong, ketoan, "
+            "ketoantruong, kho, vanchuyen hoặc quantri"
+        )
     return role
 
 
@@ -67,8 +87,9 @@ def parse_staff(raw: str) -> StaffArgs:
     if action == "role" and len(rest) == 2:
         return StaffArgs(action, user_id=_user_id(rest[0]), role=_role(rest[1]))
     if action == "add" and len(rest) >= 3:
-        return StaffArgs(action, user_id=_user_id(rest[0]), role=_role(rest[1]),
-                         name=" ".join(rest[2:]))
+        return StaffArgs(
+            action, user_id=_user_id(rest[0]), role=_role(rest[1]), name=" ".join(rest[2:])
+        )
     raise UsageError("thiếu hoặc thừa thông tin")
 
 
@@ -81,15 +102,23 @@ async def staff(ctx: Context, args: StaffArgs) -> list[Intent]:
         return [ctx.reply("staff_reloaded", **await _reload(ctx))]
     assert args.user_id is not None
     if args.action == "remove":
-        removed = await repo.deactivate_staff(ctx.db, user_id=args.user_id, source="chat", now=ctx.now)
+        removed = await repo.deactivate_staff(
+            ctx.db, user_id=args.user_id, source="chat", now=ctx.now
+        )
         await _audit(ctx, "staff.removed", args, removed=removed)
         return [ctx.reply("staff_removed", user_id=args.user_id, removed=removed)]
     current = await repo.get_staff(ctx.db, user_id=args.user_id)
     if args.action == "role" and (current is None or not current.active):
         return [ctx.reply("staff_removed", user_id=args.user_id, removed=False)]
     name = args.name or (current.name if current else args.user_id)
-    saved = await repo.put_staff(ctx.db, user_id=args.user_id, name=name, role=args.role or "sales",
-                                 source="chat", now=ctx.now)
+    saved = await repo.put_staff(
+        ctx.db,
+        user_id=args.user_id,
+        name=name,
+        role=args.role or "sales",
+        source="chat",
+        now=ctx.now,
+    )
     await _audit(ctx, f"staff.{args.action}", args, name=saved.name)
     return [ctx.reply("staff_saved", user_id=saved.zalo_user_id, name=saved.name, role=saved.role)]
 
@@ -100,11 +129,25 @@ async def _reload(ctx: Context) -> dict[str, object]:
     except (StaffFileError, OSError) as exc:
         return {"error": str(exc)}
     counts = await repo.sync_staff_file(ctx.db, rows=rows, now=ctx.now)
-    await repo.audit(ctx.db, at=ctx.now, actor_id=ctx.sender_id, action="staff.reloaded",
-                     group_id=ctx.event.group_id, **counts)
+    await repo.audit(
+        ctx.db,
+        at=ctx.now,
+        actor_id=ctx.sender_id,
+        action="staff.reloaded",
+        group_id=ctx.event.group_id,
+        **counts,
+    )
     return {"error": None, **counts}
 
 
 async def _audit(ctx: Context, action: str, args: StaffArgs, **detail: object) -> None:
-    await repo.audit(ctx.db, at=ctx.now, actor_id=ctx.sender_id, action=action,
-                     group_id=ctx.event.group_id, user_id=args.user_id, role=args.role, **detail)
+    await repo.audit(
+        ctx.db,
+        at=ctx.now,
+        actor_id=ctx.sender_id,
+        action=action,
+        group_id=ctx.event.group_id,
+        user_id=args.user_id,
+        role=args.role,
+        **detail,
+    )

@@ -1,0 +1,24 @@
+"""The loop shared by the background workers: one pass, then sleep until woken or polled."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+
+async def run_forever(
+    one_pass: Callable[[], Awaitable[object]], wake: asyncio.Event, poll_seconds: float, name: str
+) -> None:
+    """Call `one_pass` until cancelled; a failing pass is logged and never kills the worker."""
+    while True:
+        try:
+            await one_pass()
+        except Exception:
+            log.exception("%s pass failed", name)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), poll_seconds)
+        wake.clear()
