@@ -86,6 +86,17 @@ class Renderer:
 
 @cache
 def labels(locale: str) -> dict[str, Any]:
-    """Display words (role names, stages, command help) from templates/<locale>/labels.toml."""
-    with open(TEMPLATES / locale / "labels.toml", "rb") as fh:
-        return tomllib.load(fh)
+    """Display words from every templates/<locale>/*.toml (labels.toml, then one per feature)."""
+    merged: dict[str, Any] = {}
+    for path in sorted((TEMPLATES / locale).glob("*.toml"), key=lambda p: p.name != "labels.toml"):
+        with open(path, "rb") as fh:
+            _merge(merged, tomllib.load(fh))
+    return merged
+
+
+def _merge(into: dict[str, Any], new: dict[str, Any]) -> None:
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -59,6 +59,9 @@ class Group(SQLModel, table=True):
     customer_id: int | None = Field(default=None, foreign_key="customers.id", index=True)
     assigned_sales_id: str | None = Field(default=None, max_length=64, index=True)
     stage: str = Field(default="new", max_length=20)
+    lost_reason: str | None = Field(default=None, sa_column=Column(Text))
+    working_hours: str | None = Field(default=None, max_length=200)  # per-group override
+    sla_first_response: str | None = Field(default=None, max_length=20)  # e.g. "30m"; "off"
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
 
@@ -173,3 +176,118 @@ class ZaloToken(SQLModel, table=True):
     refresh_token: str = Field(sa_column=Column(Text, nullable=False))
     expires_at: datetime | None = _utc(default=None, nullable=True)
     updated_at: datetime = _utc()
+
+
+# --- workflow rules (issue: SLA, payment gate, stages, handover, incidents) ------------------
+
+
+class SlaClock(SQLModel, table=True):
+    """A customer waiting for an answer: opened by their first unanswered message."""
+
+    __tablename__ = "sla_clocks"
+    __table_args__ = (
+        Index("ix_sla_clocks_due", "next_due_at"),
+        Index("ux_sla_clocks_open_group", "group_id", unique=True,
+              sqlite_where=text("closed_at IS NULL"), postgresql_where=text("closed_at IS NULL")),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: str = Field(max_length=64)
+    customer_id: str = Field(max_length=64)  # the member who asked
+    msg_id: str = Field(max_length=100)
+    owner_id: str | None = Field(default=None, max_length=64)  # the sales answerable for it
+    opened_at: datetime = _utc()
+    remind_at: datetime = _utc()
+    deadline: datetime = _utc()
+    escalate_at: datetime = _utc()
+    next_due_at: datetime | None = _utc(default=None, nullable=True)
+    reminded_at: datetime | None = _utc(default=None, nullable=True)
+    breached_at: datetime | None = _utc(default=None, nullable=True)
+    escalated_at: datetime | None = _utc(default=None, nullable=True)
+    closed_at: datetime | None = _utc(default=None, nullable=True)
+    closed_by: str | None = Field(default=None, max_length=64)
+    response_seconds: int | None = None  # working seconds from open to close
+
+
+class SlaEvent(SQLModel, table=True):
+    """Append-only: every start, stop, reminder, breach, escalation and warning."""
+
+    __tablename__ = "sla_events"
+    id: int | None = Field(default=None, primary_key=True)
+    clock_id: int | None = Field(default=None, index=True)
+    group_id: str = Field(max_length=64, index=True)
+    kind: str = Field(max_length=20)  # start|stop|reminder|breach|escalation|warning
+    staff_id: str | None = Field(default=None, max_length=64, index=True)
+    at: datetime = _utc(index=True)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class Violation(SQLModel, table=True):
+    """A breach of the regulation (section 5), per staff member."""
+
+    __tablename__ = "violations"
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: str | None = Field(default=None, max_length=64, index=True)
+    staff_id: str | None = Field(default=None, max_length=64, index=True)
+    kind: str = Field(max_length=40)  # sla_breach|ship_before_approval|policy_promise|...
+    severity: str = Field(default="minor", max_length=10)  # minor|serious
+    at: datetime = _utc(index=True)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class Payment(SQLModel, table=True):
+    """A payment or a credit term waiting for accounting's decision."""
+
+    __tablename__ = "payments"
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: str = Field(max_length=64, index=True)
+    kind: str = Field(default="payment", max_length=10)  # payment|credit
+    amount: int = Field(sa_type=BigInteger)
+    method: str | None = Field(default=None, max_length=60)
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    requested_by: str = Field(max_length=64)
+    requested_at: datetime = _utc()
+    status: str = Field(default="pending", max_length=10)  # pending|approved|rejected
+    needs_chief: bool = False
+    accountant_id: str | None = Field(default=None, max_length=64)
+    accountant_at: datetime | None = _utc(default=None, nullable=True)
+    chief_id: str | None = Field(default=None, max_length=64)
+    chief_at: datetime | None = _utc(default=None, nullable=True)
+    decided_by: str | None = Field(default=None, max_length=64)
+    decided_at: datetime | None = _utc(default=None, nullable=True)
+    reject_reason: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Incident(SQLModel, table=True):
+    """A customer problem (wrong, missing or damaged goods, late delivery, payment, complaint)."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_due", "next_due_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: str = Field(max_length=64, index=True)
+    type: str = Field(max_length=20)
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    attachments: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    status: str = Field(default="open", max_length=12)  # open|in_progress|resolved
+    opened_by: str = Field(max_length=64)
+    opened_at: datetime = _utc()
+    deadline: datetime = _utc()
+    escalate_at: datetime = _utc()
+    next_due_at: datetime | None = _utc(default=None, nullable=True)
+    breached_at: datetime | None = _utc(default=None, nullable=True)
+    escalated_at: datetime | None = _utc(default=None, nullable=True)
+    resolved_by: str | None = Field(default=None, max_length=64)
+    resolved_at: datetime | None = _utc(default=None, nullable=True)
+    resolution_note: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Reminder(SQLModel, table=True):
+    """A message owed at a later time (handover follow-ups and the like). The row is the timer."""
+
+    __tablename__ = "reminders"
+    id: int | None = Field(default=None, primary_key=True)
+    due_at: datetime = _utc(index=True)
+    group_id: str | None = Field(default=None, max_length=64)
+    user_id: str = Field(max_length=64)  # sent 1:1 to this person
+    template: str = Field(max_length=60)
+    context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    sent_at: datetime | None = _utc(default=None, nullable=True)
