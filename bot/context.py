@@ -14,6 +14,7 @@ from config.settings import Settings
 from storage.models import Group, Staff
 
 if TYPE_CHECKING:
+    from bot.calendars import Calendars
     from bot.render import Renderer
 
 
@@ -26,6 +27,7 @@ class Context:
     renderer: Renderer
     sender: Staff | None
     group: Group | None
+    calendars: Calendars
 
     @property
     def role(self) -> str | None:

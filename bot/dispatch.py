@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 import bot.handlers  # noqa: F401  (registers the commands)
 from bot import rules
+from bot.calendars import Calendars
 from bot.clock import Clock
 from bot.commands import UsageError, lookup, split_command, suggest
 from bot.context import Context
@@ -41,6 +42,7 @@ class Deps:
     settings: Settings
     clock: Clock
     renderer: Renderer
+    calendars: Calendars
 
 
 async def process_event(
@@ -60,6 +62,7 @@ async def process_event(
         renderer=deps.renderer,
         sender=sender,
         group=group,
+        calendars=deps.calendars,
     )
     await record(ctx)
     intents = await rules.fan_out(ctx)

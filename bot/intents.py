@@ -16,6 +16,8 @@ class SendGroup:
     context: dict[str, Any] = field(default_factory=dict)
     quote_msg_id: str | None = None
     notify_user_id: str | None = None  # told 1:1 if the message cannot be delivered
+    ref: dict[str, Any] = field(default_factory=dict)  # kept with the sent message, e.g.
+    # {"payment_id": 7}: a later reply quoting this message is matched back through it
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class SendUser:
     context: dict[str, Any] = field(default_factory=dict)
     quote_msg_id: str | None = None
     notify_user_id: str | None = None
+    ref: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class Invite:
     user_ids: tuple[str, ...]
     reason: str
     notify_user_id: str | None = None
+    also_notify: tuple[str, ...] = ()  # e.g. the sales head, told too if the invite fails
 
 
 Intent = SendGroup | SendUser | Invite

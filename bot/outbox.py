@@ -76,7 +76,10 @@ async def enqueue(
                     target_id=intent.group_id,
                     text="",
                     purpose=intent.reason,
-                    payload={"user_ids": list(intent.user_ids)},
+                    payload={
+                        "user_ids": list(intent.user_ids),
+                        "also_notify": list(intent.also_notify),
+                    },
                     **common,
                 )
             )
@@ -95,6 +98,7 @@ async def enqueue(
                     text=piece,
                     purpose=intent.template,
                     quote_msg_id=intent.quote_msg_id if index == 0 else None,
+                    payload=dict(intent.ref),
                     **common,
                 )
             )
@@ -278,29 +282,22 @@ class Outbox:
             code=row.error_code,
             error=row.last_error,
         )
-        told = row.notify_user_id
-        if (
-            not told
-            or row.purpose == "delivery_failed"
-            or (row.target_kind == "user" and row.target_id == told)
-        ):
-            return
-        await enqueue(
-            db,
-            [
-                SendUser(
-                    told,
-                    "delivery_failed",
-                    {
-                        "target_kind": row.target_kind,
-                        "target_id": row.target_id,
-                        "reason": row.last_error,
-                        "code": row.error_code,
-                        "excerpt": row.text[:200],
-                    },
-                )
-            ],
-            renderer=self.renderer,
-            locale=self.locale,
-            now=now,
-        )
+        if row.purpose == "delivery_failed":
+            return  # never a notice about a notice
+        people = [row.notify_user_id, *row.payload.get("also_notify", [])]
+        told = [
+            p
+            for p in dict.fromkeys(people)
+            if p and not (row.target_kind == "user" and row.target_id == p)
+        ]
+        context = {
+            "target_kind": row.target_kind,
+            "target_id": row.target_id,
+            "reason": row.last_error,
+            "code": row.error_code,
+            "excerpt": row.text[:200],
+            "user_ids": row.payload.get("user_ids", []),
+        }
+        template = "invite_failed" if row.target_kind == "invite" else "delivery_failed"
+        notices = [SendUser(person, template, context) for person in told]
+        await enqueue(db, notices, renderer=self.renderer, locale=self.locale, now=now)

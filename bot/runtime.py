@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -17,10 +18,12 @@ from sqlalchemy import func, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
+from bot import rules
+from bot.calendars import Calendars
 from bot.clock import Clock
 from bot.dispatch import Deps
 from bot.inbox import Inbox
-from bot.outbox import LocalSender, Outbox, Sender, ZaloSender
+from bot.outbox import LocalSender, Outbox, Sender, ZaloSender, enqueue
 from bot.render import Renderer
 from bot.tokens import TokenManager, TokenPair
 from bot.zalo_client import ZaloClient, ZaloError
@@ -36,6 +39,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Runtime:
+    deps: Deps
     settings: Settings
     clock: Clock
     engine: AsyncEngine
@@ -48,6 +52,7 @@ class Runtime:
     outbox: Outbox
     scheduler: AsyncIOScheduler | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _tick_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def start(self, *, workers: bool = True) -> None:
         """Load the staff file and tokens, then start the workers and the scheduler."""
@@ -62,6 +67,9 @@ class Runtime:
                 self.scheduler.add_job(
                     self._refresh_tokens, "interval", minutes=30, id="token-refresh"
                 )
+            # The database owns the deadlines; this only wakes the process to look at them.
+            self.scheduler.add_job(self._tick_safely, "interval", seconds=1, id="deadlines",
+                                   max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
             self.scheduler.start()
 
     async def stop(self) -> None:
@@ -78,10 +86,28 @@ class Runtime:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
+    async def tick(self) -> int:
+        """Act on every rule deadline due now (SLA alerts, reminders); returns intents queued."""
+        now = self.clock.now()
+        async with self._tick_lock, self.sessions() as db:
+            intents = await rules.sweep_all(db, now, self.deps)
+            await enqueue(db, intents, renderer=self.renderer, locale=self.settings.locale, now=now)
+            await db.commit()
+        if intents:
+            self.outbox.wake()
+        return len(intents)
+
+    async def _tick_safely(self) -> None:
+        try:
+            await self.tick()
+        except Exception:
+            log.exception("deadline sweep failed")
+
     async def drain(self, rounds: int = 10) -> None:
-        """Process every pending event and deliver every due message (tests, shutdown)."""
+        """Act on due deadlines, process pending events, deliver due messages (tests, shutdown)."""
         for _ in range(rounds):
-            processed = await self.inbox.process_pending()
+            processed = await self.tick()
+            processed += await self.inbox.process_pending()
             delivered = await self.outbox.deliver_due()
             if not processed and not delivered:
                 return
@@ -151,8 +177,10 @@ def build_runtime(
         zalo = ZaloClient(http, settings.zalo_api_base, tokens)
         sender = ZaloSender(zalo)
     outbox = Outbox(sessions, sender, clock, renderer, settings.locale)
-    inbox = Inbox(sessions, Deps(settings, clock, renderer), on_processed=outbox.wake)
+    deps = Deps(settings, clock, renderer, Calendars(settings))
+    inbox = Inbox(sessions, deps, on_processed=outbox.wake)
     return Runtime(
+        deps=deps,
         settings=settings,
         clock=clock,
         engine=engine,

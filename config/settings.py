@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -19,6 +20,8 @@ DEFAULT_DB_PATH = ROOT / "data" / "bot.db"
 
 # Local mode signs and verifies webhook events with these, so the simulator and the
 # `bot.tools.send_event` helper work without a real Zalo app. Never used once real ids are set.
+DEFAULT_WORKING_HOURS = "mon-fri 08:00-12:00,13:30-17:30; sat 08:00-12:00"
+
 LOCAL_APP_ID = "local-app"
 LOCAL_OA_SECRET_KEY = "local-oa-secret"
 
@@ -65,6 +68,53 @@ def _timezone(value: str) -> str:
     return value.strip()
 
 
+def _duration(value: str) -> str:
+    from bot.worktime import WorktimeError, parse_duration
+
+    try:
+        parse_duration(value)
+    except WorktimeError as exc:
+        raise ValueError(f"must be a duration such as 15m, 90s or 2h ({exc})") from None
+    return value.strip()
+
+
+def _working_hours(value: str) -> str:
+    from bot.worktime import WorktimeError, parse_working_hours
+
+    try:
+        parse_working_hours(value)
+    except WorktimeError as exc:
+        raise ValueError(f"{exc}; example: {DEFAULT_WORKING_HOURS}") from None
+    return value.strip()
+
+
+def _holidays(value: str) -> str:
+    code = value.strip()
+    if code.lower() == "none":
+        return "none"
+    import holidays
+
+    if code.upper() not in holidays.list_supported_countries():
+        raise ValueError("must be a country code such as VN, or none")
+    return code.upper()
+
+
+def _repeat_limit(value: str) -> str:
+    count, _, days = value.strip().lower().partition("/")
+    if not count.isdigit() or not days.endswith("d") or not days[:-1].isdigit():
+        raise ValueError("must look like 3/30d (3 breaches within 30 days)")
+    return value.strip().lower()
+
+
+def _amount(value: str) -> int:
+    from bot.textparse import ParseError, parse_amount
+
+    try:
+        return parse_amount(value)
+    except ParseError:
+        raise ValueError("must be an amount in VND such as 100.000.000 or 100tr") from None
+
+
 def _positive_int(value: str) -> int:
     if not value.strip().isdigit() or int(value) <= 0:
         raise ValueError("must be a whole number above 0")
@@ -101,6 +151,14 @@ class Settings:
     admin_token: str = _setting("", secret=True)
     locale: str = _setting("vi", _locale)
     timezone: str = _setting("Asia/Ho_Chi_Minh", _timezone)
+    zalo_alert_group_id: str = _setting("")
+    sla_first_response: str = _setting("15m", _duration)
+    working_hours: str = _setting(DEFAULT_WORKING_HOURS, _working_hours)
+    holidays: str = _setting("VN", _holidays)
+    sla_repeat_limit: str = _setting("3/30d", _repeat_limit)
+    payment_chief_threshold: int = _setting("100000000", _amount)
+    incident_resolution: str = _setting("4h", _duration)
+    handover_followup: str = _setting("24h", _duration)
     webhook_max_bytes: int = _setting("262144", _positive_int)
     log_level: str = _setting("INFO", _log_level)
 
@@ -112,6 +170,18 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def duration(self, name: str) -> timedelta:
+        """A duration setting (sla_first_response, incident_resolution, …) as a timedelta."""
+        from bot.worktime import parse_duration
+
+        return parse_duration(getattr(self, name))
+
+    @property
+    def repeat_limit(self) -> tuple[int, timedelta]:
+        """SLA_REPEAT_LIMIT as (breaches, within)."""
+        count, _, days = self.sla_repeat_limit.partition("/")
+        return int(count), timedelta(days=int(days[:-1]))
 
     @property
     def signing_app_id(self) -> str:

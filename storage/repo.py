@@ -17,6 +17,7 @@ from storage.models import (
     GroupMember,
     Interaction,
     Message,
+    OutboxMessage,
     Staff,
 )
 
@@ -227,3 +228,9 @@ async def save_customer(db: AsyncSession, *, customer: Customer) -> Customer:
     db.add(customer)
     await db.flush()
     return customer
+
+
+async def find_bot_message(db: AsyncSession, *, zalo_message_id: str) -> OutboxMessage | None:
+    """The bot's own sent message with this Zalo message id (to recognise replies to it)."""
+    query = select(OutboxMessage).where(OutboxMessage.zalo_message_id == zalo_message_id)
+    return (await db.exec(query)).first()

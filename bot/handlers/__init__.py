@@ -2,7 +2,17 @@
 
 A new command is a new module here: a `parse(raw) -> args` function that raises UsageError,
 and an `@command(...)` async handler `(ctx, args) -> list[Intent]`; then add the module below
-and its words to bot/templates/<locale>/labels.toml.
+and its words to a bot/templates/<locale>/*.toml file.
 """
 
-from bot.handlers import basics, customer, history, interactions, staff  # noqa: F401
+from bot.handlers import (  # noqa: F401
+    basics,
+    customer,
+    deals,
+    history,
+    incidents,
+    interactions,
+    payments,
+    sla,
+    staff,
+)

@@ -1,0 +1,327 @@
+"""Response SLA (regulation 3.2 and 5): every customer message gets a staff reply in time.
+
+Policy:
+- A clock starts on the first unanswered customer message in a customer group (every group but
+  ZALO_ALERT_GROUP_ID). A burst of messages is one clock. Pleasantries alone ("ok", "cảm ơn",
+  "dạ", a sticker) start nothing. Time counts in working time only (WORKING_HOURS, HOLIDAYS,
+  or the group's own hours), so a message at night starts counting at the next opening.
+- Any staff message in the group stops it (a /log is a staff message too).
+- At two thirds of SLA_FIRST_RESPONSE the assigned sales gets a reminder; at the limit the
+  heads get a breach alert (never in the customer's group) and the breach is a minor violation
+  of the assigned sales; at twice the limit a second escalation. SLA_REPEAT_LIMIT breaches
+  (3 in 30 days) by one person raise a warning to the heads.
+- Clocks are rows; each step is taken once by a conditional UPDATE, so a restart or a second
+  process never sends an alert twice. Every start, stop, reminder and breach is an SlaEvent.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.context import Context
+from bot.events import Kind
+from bot.intents import Intent, SendUser
+from bot.rules.common import alert_heads, ids_with_role, is_customer_group
+from bot.text import fold
+from bot.worktime import parse_duration
+from storage import repo
+from storage.models import Group, Message, SlaClock, SlaEvent, Violation
+
+if TYPE_CHECKING:
+    from bot.dispatch import Deps
+
+_PLEASANT = """ok oke okay okie oki okela uhm uh u um vang da a ah nhe nha nhen thanks thank tks
+thx ty you cam on camon nhieu ak e em anh chi c dc duoc roi r hi hihi haha good great tot sure
+yes yep"""
+PLEASANT_WORDS = frozenset(_PLEASANT.split())
+SILENT_ATTACHMENTS = frozenset({"sticker", "gif"})
+STAGES = ("reminder", "breach", "escalation")
+
+
+def is_pleasantry(text: str | None, attachment_types: tuple[str, ...] = ()) -> bool:
+    """True for messages that need no answer: 'ok', 'cảm ơn', 'dạ vâng ạ', a sticker."""
+    if any(kind not in SILENT_ATTACHMENTS for kind in attachment_types):
+        return False
+    words = re.findall(r"[a-z0-9]+", fold(text or ""))
+    return len(words) <= 6 and all(word in PLEASANT_WORDS for word in words)
+
+
+def first_response(settings: Any, group: Group | None) -> timedelta | None:
+    """The group's SLA (its own override, else SLA_FIRST_RESPONSE); None when switched off."""
+    value = group.sla_first_response if group and group.sla_first_response else None
+    if value == "off":
+        return None
+    return parse_duration(value) if value else settings.duration("sla_first_response")
+
+
+async def open_clock(db: AsyncSession, *, group_id: str) -> SlaClock | None:
+    query = select(SlaClock).where(SlaClock.group_id == group_id, col(SlaClock.closed_at).is_(None))
+    return (await db.exec(query)).first()
+
+
+async def on_event(ctx: Context) -> list[Intent]:
+    event, group = ctx.event, ctx.group
+    if event.kind is not Kind.GROUP_MESSAGE or group is None:
+        return []
+    if not is_customer_group(ctx.settings, group.group_id):
+        return []
+    if ctx.is_staff:
+        await _stop(ctx, group)
+        return []
+    limit = first_response(ctx.settings, group)
+    if limit is None or is_pleasantry(event.text, tuple(a.type for a in event.attachments)):
+        return []
+    if await open_clock(ctx.db, group_id=group.group_id) is None:
+        await _start(ctx, group, limit)
+    return []
+
+
+async def _start(ctx: Context, group: Group, limit: timedelta) -> None:
+    calendar = ctx.calendars.for_group(group)
+    opened = min(ctx.event.at, ctx.now)
+    clock = SlaClock(
+        group_id=group.group_id,
+        customer_id=ctx.sender_id,
+        msg_id=ctx.event.msg_id or "",
+        owner_id=group.assigned_sales_id,
+        opened_at=opened,
+        remind_at=calendar.add(opened, limit * 2 / 3),
+        deadline=calendar.add(opened, limit),
+        escalate_at=calendar.add(opened, limit * 2),
+    )
+    clock.next_due_at = clock.remind_at
+    ctx.db.add(clock)
+    await ctx.db.flush()
+    ctx.db.add(
+        SlaEvent(
+            clock_id=clock.id,
+            group_id=group.group_id,
+            kind="start",
+            at=ctx.now,
+            staff_id=clock.owner_id,
+            detail={"deadline": clock.deadline.isoformat()},
+        )
+    )
+
+
+async def _stop(ctx: Context, group: Group) -> None:
+    clock = await open_clock(ctx.db, group_id=group.group_id)
+    if clock is None:
+        return
+    waited = ctx.calendars.for_group(group).between(clock.opened_at, ctx.now)
+    clock.closed_at, clock.closed_by = ctx.now, ctx.sender_id
+    clock.response_seconds, clock.next_due_at = int(waited.total_seconds()), None
+    ctx.db.add(clock)
+    ctx.db.add(
+        SlaEvent(
+            clock_id=clock.id,
+            group_id=group.group_id,
+            kind="stop",
+            at=ctx.now,
+            staff_id=ctx.sender_id,
+            detail={
+                "response_seconds": clock.response_seconds,
+                "breached": clock.breached_at is not None,
+            },
+        )
+    )
+
+
+async def reassign(db: AsyncSession, *, group_id: str, owner_id: str) -> None:
+    """Move the open clock's ownership (handover)."""
+    await db.exec(
+        update(SlaClock)
+        .where(  # type: ignore[call-overload]
+            col(SlaClock.group_id) == group_id, col(SlaClock.closed_at).is_(None)
+        )
+        .values(owner_id=owner_id)
+    )
+
+
+# --- the clock side ------------------------------------------------------------------------
+
+
+async def sweep(db: AsyncSession, now: datetime, deps: Deps) -> list[Intent]:
+    """Take every reminder, breach and escalation that is due; each exactly once."""
+    query = (
+        select(SlaClock)
+        .where(col(SlaClock.closed_at).is_(None), col(SlaClock.next_due_at) <= now)
+        .order_by(col(SlaClock.next_due_at))
+        .limit(500)
+    )
+    intents: list[Intent] = []
+    for clock in (await db.exec(query)).all():
+        intents += await _advance(db, clock, now, deps)
+    return intents
+
+
+async def _advance(db: AsyncSession, clock: SlaClock, now: datetime, deps: Deps) -> list[Intent]:
+    due = {"reminder": clock.remind_at, "breach": clock.deadline, "escalation": clock.escalate_at}
+    done = {
+        "reminder": clock.reminded_at,
+        "breach": clock.breached_at,
+        "escalation": clock.escalated_at,
+    }
+    intents: list[Intent] = []
+    for stage in STAGES:
+        if done[stage] is None and due[stage] <= now and await _claim(db, clock, stage, now):
+            late = stage == "reminder" and clock.deadline <= now  # down too long: skip it
+            intents += [] if late else await _act(db, clock, stage, now, deps)
+    pending = [due[s] for s in STAGES if done[s] is None and due[s] > now]
+    await db.exec(
+        update(SlaClock)
+        .where(col(SlaClock.id) == clock.id)
+        .values(  # type: ignore[call-overload]
+            next_due_at=min(pending) if pending else None
+        )
+    )
+    return intents
+
+
+async def _claim(db: AsyncSession, clock: SlaClock, stage: str, now: datetime) -> bool:
+    column = {
+        "reminder": SlaClock.reminded_at,
+        "breach": SlaClock.breached_at,
+        "escalation": SlaClock.escalated_at,
+    }[stage]
+    result = await db.exec(
+        update(SlaClock)
+        .where(  # type: ignore[call-overload]
+            col(SlaClock.id) == clock.id, col(column).is_(None), col(SlaClock.closed_at).is_(None)
+        )
+        .values({column.key: now})
+    )
+    return bool(result.rowcount)
+
+
+async def _act(
+    db: AsyncSession, clock: SlaClock, stage: str, now: datetime, deps: Deps
+) -> list[Intent]:
+    db.add(
+        SlaEvent(
+            clock_id=clock.id, group_id=clock.group_id, kind=stage, at=now, staff_id=clock.owner_id
+        )
+    )
+    context = await _alert_context(db, clock, now)
+    heads = await ids_with_role(db, "sales_head")
+    if stage == "reminder":
+        people = [clock.owner_id] if clock.owner_id else heads
+        return [SendUser(person, "sla_reminder", context) for person in people]
+    if stage == "escalation":
+        admins = await ids_with_role(db, "admin")
+        return alert_heads(
+            deps.settings, list(dict.fromkeys(heads + admins)), "sla_escalation", context
+        )
+    db.add(
+        Violation(
+            group_id=clock.group_id,
+            staff_id=clock.owner_id,
+            kind="sla_breach",
+            at=now,
+            detail={"clock_id": clock.id, "deadline": clock.deadline.isoformat()},
+        )
+    )
+    await repo.audit(
+        db,
+        at=now,
+        actor_id="bot",
+        action="sla.breach",
+        group_id=clock.group_id,
+        clock_id=clock.id,
+        owner_id=clock.owner_id,
+    )
+    intents = alert_heads(deps.settings, heads, "sla_breach", context)
+    return intents + await _repeat_warning(db, clock, now, deps, heads, context)
+
+
+async def _repeat_warning(
+    db: AsyncSession,
+    clock: SlaClock,
+    now: datetime,
+    deps: Deps,
+    heads: list[str],
+    context: dict[str, Any],
+) -> list[Intent]:
+    if not clock.owner_id:
+        return []
+    limit, window = deps.settings.repeat_limit
+    await db.flush()
+    count = (
+        await db.exec(
+            select(func.count())
+            .select_from(Violation)
+            .where(
+                Violation.staff_id == clock.owner_id,
+                Violation.kind == "sla_breach",
+                col(Violation.at) > now - window,
+            )
+        )
+    ).one()
+    if count < limit:
+        return []
+    db.add(
+        SlaEvent(
+            clock_id=clock.id,
+            group_id=clock.group_id,
+            kind="warning",
+            at=now,
+            staff_id=clock.owner_id,
+            detail={"breaches": count},
+        )
+    )
+    return alert_heads(
+        deps.settings, heads, "sla_warning", {**context, "breaches": count, "days": window.days}
+    )
+
+
+async def _alert_context(db: AsyncSession, clock: SlaClock, now: datetime) -> dict[str, Any]:
+    group = await db.get(Group, clock.group_id)
+    customer = await repo.get_customer(db, customer_id=group.customer_id if group else None)
+    owner = await repo.get_staff(db, user_id=clock.owner_id) if clock.owner_id else None
+    message = (await db.exec(select(Message).where(Message.msg_id == clock.msg_id))).first()
+    return {
+        "group_id": clock.group_id,
+        "customer": customer.name if customer else None,
+        "owner_id": clock.owner_id,
+        "owner": owner.name if owner else None,
+        "opened_at": clock.opened_at,
+        "deadline": clock.deadline,
+        "waited_minutes": max(int((now - clock.opened_at).total_seconds() // 60), 0),
+        "text": (message.text or "")[:300] if message else "",
+    }
+
+
+async def api_section(db: AsyncSession, group: Group) -> dict[str, Any]:
+    """The group's SLA state for GET /api/groups/{id}: the open clock and breaches so far."""
+    clock = await open_clock(db, group_id=group.group_id)
+    breaches = (
+        await db.exec(
+            select(func.count())
+            .select_from(SlaClock)
+            .where(SlaClock.group_id == group.group_id, col(SlaClock.breached_at).is_not(None))
+        )
+    ).one()
+    return {
+        "sla": {
+            "open": None
+            if clock is None
+            else {
+                "opened_at": clock.opened_at.isoformat(),
+                "deadline": clock.deadline.isoformat(),
+                "remind_at": clock.remind_at.isoformat(),
+                "escalate_at": clock.escalate_at.isoformat(),
+                "owner_id": clock.owner_id,
+                "msg_id": clock.msg_id,
+                "breached": clock.breached_at is not None,
+            },
+            "breaches": int(breaches),
+            "first_response": group.sla_first_response or None,
+            "working_hours": group.working_hours or None,
+        }
+    }
