@@ -28,6 +28,7 @@ class Context:
     sender: Staff | None
     group: Group | None
     calendars: Calendars
+    group_is_new: bool = False  # this event is the first the bot sees of the group
 
     @property
     def role(self) -> str | None:

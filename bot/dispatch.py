@@ -51,9 +51,9 @@ async def process_event(
     """Apply one event to the database and queue the bot's answers; returns the intents."""
     now = deps.clock.now()
     sender = await repo.get_staff(db, user_id=event.sender_id) if event.sender_id else None
-    group = None
+    group, created = None, False
     if event.group_id and event.kind is not Kind.OA_GROUP_ECHO:
-        group, _created = await repo.ensure_group(db, group_id=event.group_id, now=now)
+        group, created = await repo.ensure_group(db, group_id=event.group_id, now=now)
     ctx = Context(
         event=event,
         db=db,
@@ -63,6 +63,7 @@ async def process_event(
         sender=sender,
         group=group,
         calendars=deps.calendars,
+        group_is_new=created,
     )
     await record(ctx)
     intents = await rules.fan_out(ctx)

@@ -158,7 +158,7 @@ class Settings:
     sla_repeat_limit: str = _setting("3/30d", _repeat_limit)
     payment_chief_threshold: int = _setting("100000000", _amount)
     incident_resolution: str = _setting("4h", _duration)
-    handover_followup: str = _setting("24h", _duration)
+    handover_followup: str = _setting("8h", _duration)
     webhook_max_bytes: int = _setting("262144", _positive_int)
     log_level: str = _setting("INFO", _log_level)
 

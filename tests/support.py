@@ -97,11 +97,18 @@ class Bot:
         )
 
     async def outbox(self, **where: Any) -> list[OutboxMessage]:
+        """The bot's outgoing messages (invites only when asked for with target_kind)."""
         async with self.runtime.sessions() as db:
             query = select(OutboxMessage).order_by(col(OutboxMessage.id))
+            if "target_kind" not in where:
+                query = query.where(OutboxMessage.target_kind != "invite")
             for key, value in where.items():
                 query = query.where(getattr(OutboxMessage, key) == value)
             return list((await db.exec(query)).all())
+
+    async def invites(self) -> list[list[str]]:
+        """The user ids of each invite the bot asked Zalo for, in order."""
+        return [row.payload["user_ids"] for row in await self.outbox(target_kind="invite")]
 
     async def last_text(self) -> str:
         rows = await self.outbox()

@@ -85,6 +85,13 @@ SAMPLES = {
         "breaches": 0,
     },
     "sla_changed": {"what": "sla = 30m"},
+    "stage_refused": {"user_id": "1", "reason": "same_stage", "current": "won"},
+    "stage_changed": {"before": "new", "after": "won", "reason": None, "invited": [{"user_id": "4", "name": "Dung", "role": "accountant"}]},
+    "staff_joined": {"people": [{"user_id": "4", "name": "Dung", "role": "accountant"}]},
+    "handover_refused": {"user_id": "1", "reason": "unknown_staff", "ref": "x"},
+    "handover_summary": {"customer": "ABC", "customer_row": None, "stage": "won", "payments": [], "incidents": [], "interactions": [], "old_name": "An", "new_name": "Bình"},
+    "handover_intro": {"new_id": "2", "new_name": "Bình", "old_name": "An"},
+    "handover_followup": {"customer": "ABC", "group_id": "g", "new_name": "Bình"},
     "delivery_failed": {
         "target_kind": "group",
         "target_id": "g",
