@@ -122,6 +122,7 @@ def main() -> None:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("aiosqlite").setLevel(logging.INFO)  # its DEBUG lines carry SQL values
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line a second otherwise
     upgrade(settings.database_url)
     mode = "LOCAL mode: messages are printed, not sent" if settings.local_mode else "live Zalo OA"
     shown_host = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host

@@ -84,8 +84,14 @@ class Inbox:
     async def _process_one(self, inbox_id: int) -> None:
         try:
             async with self.sessions() as db:
-                row = await db.get(InboxEvent, inbox_id)
-                if row is None or row.status != "pending":
+                # Another process may hold it (PostgreSQL: skip it; SQLite: BEGIN IMMEDIATE waits).
+                claim = (
+                    select(InboxEvent)
+                    .where(InboxEvent.id == inbox_id, InboxEvent.status == "pending")
+                    .with_for_update(skip_locked=True)
+                )
+                row = (await db.exec(claim)).first()
+                if row is None:
                     return
                 try:
                     event = parse_event(load_body(row.body.encode("utf-8")))
