@@ -35,7 +35,7 @@ async def zalo_webhook(request: web.Request) -> web.Response:
     if not name:
         return _answer(200, "no event: webhook is reachable")  # the console's URL check
     timestamp = body.get("timestamp")
-    if not isinstance(name, str) or not str(timestamp or "").isdigit():
+    if not isinstance(name, str) or not str(timestamp or "").isdecimal():
         return _answer(400, "event_name must be a string and timestamp a number")
     settings = runtime.settings
     signature = request.headers.get("X-ZEvent-Signature")

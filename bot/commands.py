@@ -9,6 +9,7 @@ English names have Vietnamese aliases; both are matched without diacritics and c
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -85,20 +86,15 @@ def command(
 
 def _no_args(raw: str) -> None:
     if raw.strip():
-        raise UsageError("this command takes no arguments")
+        raise UsageError("lệnh này không cần thêm gì phía sau")
 
 
 def split_command(text: str | None) -> Invocation | None:
     """'/Ghi_chú call ok' -> Invocation('Ghi_chú', 'call ok'); None when not a command."""
-    if not text:
+    match = re.match(r"/(\S+)(.*)", (text or "").strip(), re.DOTALL)
+    if match is None:
         return None
-    stripped = text.strip()
-    if not stripped.startswith("/") or len(stripped) < 2 or stripped[1].isspace():
-        return None
-    word, _, rest = stripped[1:].partition(" ")
-    word, _, first_line_rest = word.partition("\n")
-    args = (first_line_rest + " " + rest).strip() if first_line_rest else rest.strip()
-    return Invocation(word=word, args=args)
+    return Invocation(word=match.group(1), args=match.group(2).strip())
 
 
 def lookup(word: str) -> CommandSpec | None:

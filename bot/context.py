@@ -64,4 +64,6 @@ class Context:
                 quote_msg_id=self.event.msg_id,
                 notify_user_id=self.sender_id or None,
             )
+        if "user_id" in context:  # a mention means nothing in a 1:1 chat: Zalo would show it raw
+            context = {**context, "user_id": None}
         return SendUser(self.sender_id, template, context, quote_msg_id=self.event.msg_id)

@@ -149,7 +149,7 @@ async def run_command(ctx: Context) -> list[Intent]:
 
 async def _dispatch(ctx: Context, word: str, raw_args: str) -> tuple[list[Intent], str]:
     spec = lookup(word)
-    who = {"user_id": ctx.sender_id}
+    who = {"user_id": ctx.sender_id, "typed": word}
     if spec is None:
         return [ctx.reply("unknown_command", word=word, suggestion=suggest(word), **who)], "unknown"
     if not spec.allows(ctx.role):
@@ -157,16 +157,15 @@ async def _dispatch(ctx: Context, word: str, raw_args: str) -> tuple[list[Intent
             ctx.reply("denied", command=spec.name, roles=sorted(spec.roles), role=ctx.role, **who)
         ], "denied"
     if spec.group_only and ctx.group is None:
-        return [ctx.reply("group_only", command=spec.name)], "denied"
+        return [ctx.reply("group_only", command=spec.name, **who)], "denied"
     try:
         args = spec.parse(raw_args)
+        if (refusal := await rules.guard(ctx, spec, args)) is not None:
+            return refusal, "blocked"
+        async with ctx.db.begin_nested():  # a failing handler leaves nothing half-written
+            return await spec.handle(ctx, args), "ok"
     except UsageError as exc:
         return [ctx.reply("usage", command=spec.name, reason=str(exc), **who)], "usage"
-    if (refusal := await rules.guard(ctx, spec, args)) is not None:
-        return refusal, "blocked"
-    try:
-        async with ctx.db.begin_nested():
-            return await spec.handle(ctx, args), "ok"
     except Exception:
         log.exception("command /%s failed on event %s", spec.name, ctx.event.msg_id)
         return [ctx.reply("command_failed", command=spec.name, **who)], "error"

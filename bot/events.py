@@ -168,7 +168,7 @@ def parse_event(body: dict[str, Any]) -> ZaloEvent:
     if not isinstance(name, str) or not name:
         raise EventError("missing event_name")
     timestamp = body.get("timestamp")
-    if timestamp is None or not str(timestamp).isdigit():
+    if timestamp is None or not str(timestamp).isdecimal():
         raise EventError("missing or non-numeric timestamp")
     kind = classify(name)
     message = body.get("message") if isinstance(body.get("message"), dict) else {}

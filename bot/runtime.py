@@ -68,8 +68,15 @@ class Runtime:
                     self._refresh_tokens, "interval", minutes=30, id="token-refresh"
                 )
             # The database owns the deadlines; this only wakes the process to look at them.
-            self.scheduler.add_job(self._tick_safely, "interval", seconds=1, id="deadlines",
-                                   max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
+            self.scheduler.add_job(
+                self._tick_safely,
+                "interval",
+                seconds=1,
+                id="deadlines",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now(UTC),
+            )
             self.scheduler.start()
 
     async def stop(self) -> None:

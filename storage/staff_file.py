@@ -14,11 +14,13 @@ class StaffFileError(ValueError):
     """The file cannot be used; the message names the file and line."""
 
 
-def read_staff_file(path: str | Path) -> list[dict[str, str]]:
-    """The staff rows of the file, validated; a missing file is an empty staff list."""
+def read_staff_file(path: str | Path, *, missing_ok: bool = True) -> list[dict[str, str]]:
+    """The staff rows of the file, validated; a missing file is an empty list if missing_ok."""
     path = Path(path)
     if not path.exists():
-        return []
+        if missing_ok:
+            return []
+        raise StaffFileError(f"{path.name} không tồn tại")
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]

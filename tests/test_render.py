@@ -12,17 +12,25 @@ from bot.render import LOCALES, TEMPLATES, Renderer, escape_mentions, labels, vn
 renderer = Renderer(ZoneInfo("Asia/Ho_Chi_Minh"))
 
 
+T = datetime(2026, 11, 23, 7, 30, tzinfo=UTC)
+
 SAMPLES = {
-    "usage": {"user_id": "1", "command": "log", "reason": "thiếu"},
-    "unknown_command": {"user_id": "1", "word": "abc", "suggestion": "log"},
-    "denied": {"user_id": "1", "command": "staff", "roles": ["admin"], "role": "sales"},
-    "group_only": {"command": "customer"},
-    "command_failed": {"user_id": "1", "command": "log"},
+    "usage": {"user_id": "1", "command": "log", "typed": "ghichu", "reason": "thiếu"},
+    "unknown_command": {"user_id": "1", "typed": "abc", "word": "abc", "suggestion": "log"},
+    "denied": {
+        "user_id": "1",
+        "command": "staff",
+        "typed": "nv",
+        "roles": ["admin"],
+        "role": "sales",
+    },
+    "group_only": {"command": "customer", "typed": "kh"},
+    "command_failed": {"user_id": "1", "command": "log", "typed": "log"},
     "help": {"role": "sales", "commands": [], "detail": None},
     "whoami": {
         "name": "A",
         "role": "sales",
-        "user_id": "1",
+        "zalo_id": "1",
         "group": None,
         "customer": None,
         "sales_name": None,
@@ -39,8 +47,8 @@ SAMPLES = {
     "log_saved": {"kind": "call", "feedback": "positive", "note": "n"},
     "history": {"items": [], "names": {}},
     "staff_list": {"staff": []},
-    "staff_saved": {"user_id": "1", "name": "A", "role": "sales"},
-    "staff_removed": {"user_id": "1", "removed": True},
+    "staff_saved": {"staff_id": "1", "name": "A", "role": "sales"},
+    "staff_removed": {"staff_id": "1", "removed": True},
     "staff_reloaded": {"error": None, "added": 1, "updated": 0, "removed": 0},
     "invite_failed": {
         "target_kind": "invite",
@@ -86,12 +94,107 @@ SAMPLES = {
     },
     "sla_changed": {"what": "sla = 30m"},
     "stage_refused": {"user_id": "1", "reason": "same_stage", "current": "won"},
-    "stage_changed": {"before": "new", "after": "won", "reason": None, "invited": [{"user_id": "4", "name": "Dung", "role": "accountant"}]},
+    "stage_changed": {
+        "before": "new",
+        "after": "won",
+        "reason": None,
+        "invited": [{"user_id": "4", "name": "Dung", "role": "accountant"}],
+    },
     "staff_joined": {"people": [{"user_id": "4", "name": "Dung", "role": "accountant"}]},
     "handover_refused": {"user_id": "1", "reason": "unknown_staff", "ref": "x"},
-    "handover_summary": {"customer": "ABC", "customer_row": None, "stage": "won", "payments": [], "incidents": [], "interactions": [], "old_name": "An", "new_name": "Bình"},
+    "handover_summary": {
+        "customer": "ABC",
+        "customer_row": None,
+        "stage": "won",
+        "payments": [],
+        "incidents": [],
+        "interactions": [],
+        "old_name": "An",
+        "new_name": "Bình",
+    },
     "handover_intro": {"new_id": "2", "new_name": "Bình", "old_name": "An"},
     "handover_followup": {"customer": "ABC", "group_id": "g", "new_name": "Bình"},
+    "incident_opened": {
+        "user_id": "1",
+        "id": 7,
+        "type": "wrong_item",
+        "description": "Giao nhầm vị",
+        "attachments": 2,
+        "departments": ["warehouse"],
+        "deadline": T,
+        "mentions": ["6"],
+        "absent": ["Võ Thị Giang"],
+    },
+    "incident_notice": {
+        "id": 7,
+        "type": "damaged",
+        "description": "Vỡ 3 thùng",
+        "attachments": 1,
+        "departments": ["warehouse"],
+        "deadline": T,
+        "group_name": "Công ty Minh Phát",
+        "opener_name": "Nguyễn Văn An",
+    },
+    "incident_progress": {"id": 7, "type": "late_delivery", "note": "Đang liên hệ nhà xe"},
+    "incident_resolved": {"id": 7, "type": "payment", "note": "Đã đối soát"},
+    "incident_list": {
+        "incidents": [
+            {
+                "id": 7,
+                "type": "complaint",
+                "status": "open",
+                "description": "d",
+                "opened_at": T,
+                "deadline": T,
+                "overdue": True,
+            }
+        ]
+    },
+    "incident_not_found": {"user_id": "1", "id": 7},
+    "incident_already_resolved": {"user_id": "1", "id": 7, "resolved_at": T},
+    "incident_detected": {
+        "types": ["wrong_item", "complaint"],
+        "departments": ["warehouse", "sales_head"],
+        "recipients": ["6", "3"],
+        "text": "t",
+        "group_name": "Minh Phát",
+        "group_id": "g",
+        "in_group": True,
+    },
+    "incident_breach": {
+        "id": 7,
+        "type": "damaged",
+        "status": "open",
+        "description": "d",
+        "departments": ["warehouse"],
+        "group_name": "Minh Phát",
+        "opened_at": T,
+        "deadline": T,
+        "in_group": True,
+        "heads": ["3"],
+    },
+    "incident_escalation": {
+        "id": 7,
+        "type": "damaged",
+        "status": "in_progress",
+        "description": "d",
+        "departments": ["warehouse"],
+        "group_name": "Minh Phát",
+        "opened_at": T,
+        "deadline": T,
+        "in_group": False,
+        "heads": ["3"],
+    },
+    "policy_promise": {
+        "promise": "credit",
+        "text": "Em cho anh nợ 30 ngày nhé",
+        "sales_id": "1",
+        "sales_name": "Nguyễn Văn An",
+        "group_id": "g",
+        "group_name": "Công ty Minh Phát",
+        "in_group": True,
+        "heads": ["3"],
+    },
     "delivery_failed": {
         "target_kind": "group",
         "target_id": "g",
@@ -122,7 +225,7 @@ def test_labels_cover_every_command(locale):
 
 def test_user_values_cannot_mention_but_the_mention_filter_can():
     text = renderer.render(
-        "usage", "vi", user_id="42", command="log", reason="[@f414c8f76fa586fbdfb4] hi"
+        "usage", "vi", user_id="42", command="log", typed="log", reason="[@f414c8f76fa586fbdfb4] hi"
     )
     assert text.startswith("[@42]")
     assert "[@f414c8f76fa586fbdfb4]" not in text and "[ @f414c8f76fa586fbdfb4]" in text

@@ -9,7 +9,8 @@ from storage import repo
 
 
 def parse_help(raw: str) -> str | None:
-    return raw.strip().lstrip("/").split()[0] if raw.strip() else None
+    words = raw.replace("/", " ").split()
+    return words[0] if words else None
 
 
 @command("help", aliases=("huongdan", "trogiup"), parse=parse_help, group_only=False)
@@ -36,7 +37,7 @@ async def whoami(ctx: Context, _args: None) -> list[Intent]:
             "whoami",
             name=ctx.sender.name,
             role=ctx.role,
-            user_id=ctx.sender_id,
+            zalo_id=ctx.sender_id,
             group=group,
             customer=customer,
             sales_name=sales.name if sales else None,

@@ -56,6 +56,7 @@ CUSTOMER_GROUPS = {
     "retail": "retail",
     "khachle": "retail",
 }
+SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"'})
 PROFILE_FIELDS = (
     "phone",
     "region",
@@ -77,6 +78,8 @@ def _birthday(value: str) -> date:
     parts = value.replace("-", "/").replace(".", "/").split("/")
     try:
         day, month, year = (int(p) for p in parts)
+        if year < 100:  # 85 -> 1985, 05 -> 2005
+            year += 2000 if year <= 30 else 1900
         return date(year, month, day)
     except ValueError:
         raise UsageError(
@@ -96,28 +99,53 @@ def _value(key: str, value: str) -> object:
         if folded not in CUSTOMER_GROUPS:
             raise UsageError("nhóm khách là vip, si hoặc le")
         return CUSTOMER_GROUPS[folded]
-    if key == "phone" and not value.replace("+", "").replace(" ", "").replace(".", "").isdigit():
+    if (
+        key == "phone"
+        and not value.replace("+", "")
+        .replace(" ", "")
+        .replace(".", "")
+        .replace("-", "")
+        .isdecimal()
+    ):
         raise UsageError(f"số điện thoại '{value}' không hợp lệ")
     return value.strip()
 
 
-def parse_customer(raw: str) -> CustomerArgs:
+def _tokens(raw: str) -> list[str]:
+    """Split on spaces, keeping "quoted values" (phone keyboards' “smart quotes” too)."""
+    lexer = shlex.shlex(raw.translate(SMART_QUOTES), posix=True)
+    lexer.whitespace_split, lexer.quotes, lexer.escape, lexer.commenters = True, '"', "", ""
     try:
-        tokens = shlex.split(raw)
+        return list(lexer)
     except ValueError:
         raise UsageError("thiếu dấu ngoặc kép đóng") from None
-    words, values = [], {}
-    for token in tokens:
+
+
+MULTI_WORD = frozenset({"name", "region", "channel", "contact_channel"})
+
+
+def parse_customer(raw: str) -> CustomerArgs:
+    """Free words are the name; words after a text field (`khuvuc=Hà Nội`) continue its value."""
+    words: list[str] = []
+    raw_values: dict[str, tuple[str, str]] = {}  # canonical key -> (key as typed, value)
+    current: str | None = None
+    for token in _tokens(raw):
         key, sep, value = token.partition("=")
-        if not sep:
+        if sep:
+            current = FIELD_KEYS.get(fold(key).replace("_", ""))
+            if current is None:
+                raise UsageError(f"không có trường '{key}'")
+            raw_values[current] = (key, value)
+        elif current in MULTI_WORD:
+            typed, so_far = raw_values[current]
+            raw_values[current] = (typed, f"{so_far} {token}")
+        else:
             words.append(token)
-            continue
-        canonical = FIELD_KEYS.get(fold(key).replace("_", ""))
-        if canonical is None:
-            raise UsageError(f"không có trường '{key}'")
+    values: dict[str, object] = {}
+    for canonical, (typed, value) in raw_values.items():
         if not value.strip():
-            raise UsageError(f"trường '{key}' chưa có giá trị")
-        values[canonical] = _value(canonical, value)
+            raise UsageError(f"trường '{typed}' chưa có giá trị")
+        values[canonical] = _value(canonical, value.strip())
     name = values.pop("name", None) or (" ".join(words) or None)
     return CustomerArgs(name=str(name) if name else None, fields=values)
 
@@ -156,15 +184,9 @@ async def customer(ctx: Context, args: CustomerArgs) -> list[Intent]:
     assert group is not None
     existing = await repo.get_customer(ctx.db, customer_id=group.customer_id)
     if existing is None and args.name is None:
-        return (
-            [ctx.reply("customer_none")]
-            if not args.fields
-            else [
-                ctx.reply(
-                    "usage", command="customer", reason="cần tên khách hàng", user_id=ctx.sender_id
-                )
-            ]
-        )
+        if args.fields:
+            raise UsageError("cần tên khách hàng")
+        return [ctx.reply("customer_none")]
     owner = group.assigned_sales_id
     if owner and owner != ctx.sender_id and ctx.role == "sales" and (args.name or args.fields):
         return [

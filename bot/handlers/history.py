@@ -13,7 +13,7 @@ DEFAULT_LINES, MAX_LINES = 10, 50
 def parse_history(raw: str) -> int:
     if not raw.strip():
         return DEFAULT_LINES
-    if not raw.strip().isdigit() or not 1 <= int(raw) <= MAX_LINES:
+    if not raw.strip().isdecimal() or not 1 <= int(raw) <= MAX_LINES:
         raise UsageError(f"số dòng phải từ 1 đến {MAX_LINES}")
     return int(raw)
 

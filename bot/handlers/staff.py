@@ -67,7 +67,7 @@ def _role(word: str) -> str:
 
 def _user_id(word: str) -> str:
     ident = word.strip().lstrip("@")
-    if not ident.isdigit():
+    if not ident.isdecimal():
         raise UsageError(f"'{word}' không phải Zalo ID (một dãy số)")
     return ident
 
@@ -106,10 +106,21 @@ async def staff(ctx: Context, args: StaffArgs) -> list[Intent]:
             ctx.db, user_id=args.user_id, source="chat", now=ctx.now
         )
         await _audit(ctx, "staff.removed", args, removed=removed)
-        return [ctx.reply("staff_removed", user_id=args.user_id, removed=removed)]
+        return [ctx.reply("staff_removed", staff_id=args.user_id, removed=removed)]
     current = await repo.get_staff(ctx.db, user_id=args.user_id)
+    if ctx.role != "admin" and "admin" in (args.role, current.role if current else None):
+        return [
+            ctx.reply(
+                "denied",
+                command="staff",
+                typed="nhanvien",
+                roles=["admin"],
+                role=ctx.role,
+                user_id=ctx.sender_id,
+            )
+        ]
     if args.action == "role" and (current is None or not current.active):
-        return [ctx.reply("staff_removed", user_id=args.user_id, removed=False)]
+        return [ctx.reply("staff_removed", staff_id=args.user_id, removed=False)]
     name = args.name or (current.name if current else args.user_id)
     saved = await repo.put_staff(
         ctx.db,
@@ -120,12 +131,12 @@ async def staff(ctx: Context, args: StaffArgs) -> list[Intent]:
         now=ctx.now,
     )
     await _audit(ctx, f"staff.{args.action}", args, name=saved.name)
-    return [ctx.reply("staff_saved", user_id=saved.zalo_user_id, name=saved.name, role=saved.role)]
+    return [ctx.reply("staff_saved", staff_id=saved.zalo_user_id, name=saved.name, role=saved.role)]
 
 
 async def _reload(ctx: Context) -> dict[str, object]:
     try:
-        rows = read_staff_file(ctx.settings.staff_file)
+        rows = read_staff_file(ctx.settings.staff_file, missing_ok=False)
     except (StaffFileError, OSError) as exc:
         return {"error": str(exc)}
     counts = await repo.sync_staff_file(ctx.db, rows=rows, now=ctx.now)
