@@ -10,14 +10,18 @@ from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.appkeys import RUNTIME
-from bot.rules import incidents, sla
+from bot.rules import incidents, payment_gate, sla
 from storage import repo
 from storage.models import Group
 
 # Later capabilities add their part of a group's picture here (payments, incidents, sla):
 # an async function (db, group) -> dict merged into GET /api/groups/{group_id}.
 GroupSection = Callable[[AsyncSession, Group], Awaitable[dict[str, Any]]]
-GROUP_SECTIONS: list[GroupSection] = [sla.api_section, incidents.api_section]
+GROUP_SECTIONS: list[GroupSection] = [
+    sla.api_section,
+    payment_gate.api_section,
+    incidents.api_section,
+]
 
 
 @web.middleware

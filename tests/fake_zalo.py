@@ -1,7 +1,8 @@
 """A small fake of the Zalo OA OpenAPI and OAuth v4 endpoints, for end-to-end tests.
 
 It records every request, checks the `access_token` header against a set of valid tokens, hands
-out unique message ids, rotates single-use refresh tokens, and can be told to fail the next calls.
+out unique message ids, rotates single-use refresh tokens, and can be told to fail or to hold
+(answer late) the next calls.
 Run it in the test's event loop (`await fake.start()`) or on its own thread (`with
 fake.serving():`), which suits synchronous tests, a browser test or the simulator.
 """
@@ -73,6 +74,14 @@ class Failure:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """Answer the next call to `path` only after `seconds` (a slow or hanging Zalo)."""
+
+    path: str
+    seconds: float
+
+
+@dataclass(frozen=True)
 class TokenPair:
     access_token: str
     refresh_token: str
@@ -93,6 +102,8 @@ class FakeZalo:
     def __post_init__(self) -> None:
         self.valid_tokens = set(self.valid_tokens)
         self._failures: deque[Failure] = deque()
+        self._holds: deque[Hold] = deque()
+        self._in_flight = 0
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -113,6 +124,17 @@ class FakeZalo:
             error = -32
         with self._lock:
             self._failures.extend(Failure(path, status or 200, error) for _ in range(n))
+
+    def hold_next(self, n: int = 1, *, seconds: float, path: str = GROUP_MESSAGE) -> None:
+        """Make the next `n` calls to `path` wait `seconds` before they are answered."""
+        with self._lock:
+            self._holds.extend(Hold(path, seconds) for _ in range(n))
+
+    @property
+    def in_flight(self) -> int:
+        """Requests received and not answered yet (held ones included)."""
+        with self._lock:
+            return self._in_flight
 
     def accept_tokens(self, tokens: Iterable[str]) -> None:
         """Add access tokens the API accepts."""
@@ -204,15 +226,19 @@ class FakeZalo:
         """Wrap an OpenAPI handler: forced failures first, then the access token check."""
 
         async def handler(request: web.Request) -> web.Response:
-            json_body, form = await _read_body(request)
-            failure = self._take_failure(request.path)
-            if failure is not None:
-                status, body = _failure_answer(failure)
-            elif request.headers.get("access_token") not in self._valid_snapshot():
-                status, body = 200, INVALID_TOKEN
-            else:
-                status, body = 200, answer(json_body if isinstance(json_body, dict) else {})
-            self._record(request, json_body, form, status, body)
+            with self._counting():
+                json_body, form = await _read_body(request)
+                hold = self._take(self._holds, request.path)
+                if hold is not None:
+                    await asyncio.sleep(hold.seconds)
+                failure = self._take(self._failures, request.path)
+                if failure is not None:
+                    status, body = _failure_answer(failure)
+                elif request.headers.get("access_token") not in self._valid_snapshot():
+                    status, body = 200, INVALID_TOKEN
+                else:
+                    status, body = 200, answer(json_body if isinstance(json_body, dict) else {})
+                self._record(request, json_body, form, status, body)
             return web.json_response(body, status=status)
 
         return handler
@@ -230,7 +256,7 @@ class FakeZalo:
 
     async def _oauth(self, request: web.Request) -> web.Response:
         json_body, form = await _read_body(request)
-        failure = self._take_failure(request.path)
+        failure = self._take(self._failures, request.path)
         if failure is not None:
             status, body = _failure_answer(failure)
         else:
@@ -265,13 +291,24 @@ class FakeZalo:
         self._record(request, json_body, form, 404, body)
         return web.json_response(body, status=404)
 
-    def _take_failure(self, path: str) -> Failure | None:
+    def _take(self, queue: deque[Any], path: str) -> Any:
+        """Remove and return the first Failure or Hold queued for `path`, if any."""
         with self._lock:
-            for failure in self._failures:
-                if failure.path == path:
-                    self._failures.remove(failure)
-                    return failure
+            for item in queue:
+                if item.path == path:
+                    queue.remove(item)
+                    return item
         return None
+
+    @contextmanager
+    def _counting(self) -> Iterator[None]:
+        with self._lock:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
 
     def _valid_snapshot(self) -> set[str]:
         with self._lock:

@@ -12,6 +12,7 @@ import itertools
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -193,6 +194,30 @@ class Service:
     def health(self) -> dict[str, Any]:
         return dict(httpx.get(f"{self.url}/healthz", timeout=10.0).json())
 
+    def _query(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        """Read the service's SQLite file directly (WAL mode allows it while it runs)."""
+        path = self.env["DATABASE_URL"].removeprefix("sqlite:///")
+        with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
+            return [tuple(row) for row in db.execute(sql, args)]
+
+    def outbox(self) -> list[tuple[Any, ...]]:
+        """(status, target_id, quote_msg_id) of every outbox row."""
+        return self._query("SELECT status, target_id, quote_msg_id FROM outbox ORDER BY id")
+
+    def wait_idle(self) -> None:
+        """Wait until no event is pending and no outbox row is being sent or is due."""
+        busy = (
+            "SELECT (SELECT count(*) FROM inbox_events WHERE status = 'pending')"
+            " + (SELECT count(*) FROM outbox WHERE status = 'sending'"
+            " OR (status = 'pending' AND next_attempt_at <= ?))"
+        )
+
+        def idle() -> bool:
+            now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
+            return self._query(busy, now)[0][0] == 0
+
+        eventually(idle, "an idle service")
+
     def stdout(self) -> str:
         return self.stdout_path.read_text(encoding="utf-8", errors="replace")
 
@@ -356,6 +381,7 @@ def test_an_expired_token_is_refreshed_once_and_the_rotated_pair_survives_a_rest
     assert refused and all(c.access_token == ENV_ACCESS for c in refused)
     assert [c.answer["error"] for c in refused] == [-216] * len(refused)
     assert reply.access_token == rotated.access_token
+    service.wait_idle()  # see test_sigterm_during_a_send_lets_it_finish
     assert service.stop() == 0
 
     service.start()  # the same environment: its token pair is stale now
@@ -368,7 +394,7 @@ def test_an_expired_token_is_refreshed_once_and_the_rotated_pair_survives_a_rest
     assert len(fake.refreshes()) == 1
 
 
-@pytest.mark.parametrize("kill_when", ["right after the ack", "after the reply was sent"])
+@pytest.mark.parametrize("kill_when", ["right after the ack", "after the reply was recorded"])
 def test_a_sigkill_then_restart_gives_exactly_one_reply(
     kill_when: str,
     fake: FakeZalo,
@@ -378,8 +404,9 @@ def test_a_sigkill_then_restart_gives_exactly_one_reply(
     service = services(live_env(tmp_path, fake)).start()
     group_id, msg_id = "e2e-group-killed", new_msg_id("killed")
     assert service.post_live(whoami(group_id, msg_id)).status_code == 200
-    if kill_when == "after the reply was sent":
+    if kill_when == "after the reply was recorded":
         reply_to(fake, group_id, msg_id)
+        service.wait_idle()  # a kill between Zalo's answer and the commit would resend it
     service.kill()  # no shutdown code runs; the event may or may not have been processed
 
     service.start()
@@ -402,9 +429,30 @@ def test_local_mode_prints_the_reply_on_stdout(
     )
     assert response.status_code == 200
     eventually(lambda: SALES_NAME in service.stdout(), "the reply on stdout")
+    service.wait_idle()
     assert service.stop() == 0
 
     out = service.stdout()
     assert "LOCAL mode" in out
     assert f"[local] -> group {group_id}:" in out
     assert out.count(SALES_NAME) == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Runtime.stop() cancels the outbox mid-send: the row stays 'sending', so after a "
+    "restart it waits out its 60 s lease, holds back the group's later messages, then is "
+    "sent a second time",
+)
+def test_sigterm_during_a_send_lets_it_finish(
+    fake: FakeZalo, services: Callable[[dict[str, str]], Service], tmp_path: Path
+) -> None:
+    service = services(live_env(tmp_path, fake)).start()
+    group_id, msg_id = "e2e-group-sigterm", new_msg_id("sigterm")
+    fake.hold_next(seconds=3.0)  # Zalo is slow to answer this send
+    assert service.post_live(whoami(group_id, msg_id)).status_code == 200
+    eventually(lambda: fake.in_flight, "the held send to reach the fake")
+    assert service.stop() == 0
+
+    assert reply_to(fake, group_id, msg_id).ok  # Zalo delivered it to the group
+    assert ("sent", group_id, msg_id) in service.outbox()

@@ -110,7 +110,7 @@ def parse_credit(raw: str) -> CreditArgs:
 
 def _payment_id(token: str) -> int:
     ident = token.lstrip("#")
-    if not ident.isdigit() or int(ident) == 0:
+    if not ident.isdecimal() or int(ident) == 0:
         raise UsageError(f"'{token}' không phải số yêu cầu; xem số bằng /dsthanhtoan")
     return int(ident)
 
