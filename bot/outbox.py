@@ -165,12 +165,22 @@ class Outbox:
         self.sessions, self.sender, self.clock = sessions, sender, clock
         self.renderer, self.locale = renderer, locale
         self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self, poll_seconds: float = 1.0) -> None:
-        await run_forever(self.deliver_due, self._wake, poll_seconds, "outbox")
+        await run_forever(self.deliver_due, self._wake, poll_seconds, "outbox", self._stop)
+
+    async def shutdown(self, task: asyncio.Task[None], grace_seconds: float = 10.0) -> None:
+        """Stop after the send under way, so no message is left half-sent at exit."""
+        self._stop.set()
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), grace_seconds)
+        except TimeoutError:
+            task.cancel()
 
     async def deliver_due(self, limit: int = 200) -> int:
         """Deliver what is due now, in order per target; returns how many rows were tried."""

@@ -82,6 +82,8 @@ class Runtime:
     async def stop(self) -> None:
         if self.scheduler and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        for task in [t for t in self.tasks if t.get_name() == "outbox"]:
+            await self.outbox.shutdown(task)
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)

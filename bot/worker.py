@@ -11,10 +11,18 @@ log = logging.getLogger(__name__)
 
 
 async def run_forever(
-    one_pass: Callable[[], Awaitable[object]], wake: asyncio.Event, poll_seconds: float, name: str
+    one_pass: Callable[[], Awaitable[object]],
+    wake: asyncio.Event,
+    poll_seconds: float,
+    name: str,
+    stop: asyncio.Event | None = None,
 ) -> None:
-    """Call `one_pass` until cancelled; a failing pass is logged and never kills the worker."""
-    while True:
+    """Call `one_pass` until `stop` is set (a pass under way finishes) or the task is cancelled.
+
+    A failing pass is logged and never kills the worker.
+    """
+    stop = stop or asyncio.Event()
+    while not stop.is_set():
         try:
             await one_pass()
         except Exception:

@@ -438,12 +438,6 @@ def test_local_mode_prints_the_reply_on_stdout(
     assert out.count(SALES_NAME) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Runtime.stop() cancels the outbox mid-send: the row stays 'sending', so after a "
-    "restart it waits out its 60 s lease, holds back the group's later messages, then is "
-    "sent a second time",
-)
 def test_sigterm_during_a_send_lets_it_finish(
     fake: FakeZalo, services: Callable[[dict[str, str]], Service], tmp_path: Path
 ) -> None:
