@@ -226,6 +226,8 @@ async def on_event(ctx: Context) -> list[Intent]:
     payment = await _quoted_payment(ctx.db, event.quote_msg_id, event.group_id)
     if payment is None:
         return []
+    if payment.status != "pending" and ctx.role not in ACCOUNTING:
+        return []  # "ok, cảm ơn" from the sales after the decision: nothing to answer
     return await settle(ctx, payment, approve=reply.approve, reason=reply.reason)
 
 
