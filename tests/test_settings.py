@@ -87,3 +87,14 @@ def test_the_service_refuses_to_start_with_one_line_on_a_bad_setting(tmp_path):
         result.stderr.strip()
         == "Cannot start: Setting PORT: must be a whole number from 1 to 65535 (got 'eighty')"
     )
+
+
+def test_every_command_and_its_vietnamese_alias_is_in_the_readme():
+    import bot.handlers  # noqa: F401
+    from bot.commands import REGISTRY
+
+    readme = (ROOT / "README.md").read_text()
+    for name, spec in REGISTRY.items():
+        assert f"/{name}" in readme, name
+        for alias in spec.aliases[:1]:
+            assert f"/{alias}" in readme, alias
