@@ -14,11 +14,13 @@ from typing import Any
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
-from bot import rules
+from bot import rules, schedules
 from bot.calendars import Calendars
 from bot.clock import Clock
 from bot.dispatch import Deps
@@ -30,7 +32,7 @@ from bot.zalo_client import ZaloClient, ZaloError
 from config.settings import Settings
 from storage import repo
 from storage.db import SessionFactory, make_engine, make_sessions
-from storage.models import InboxEvent, OutboxMessage
+from storage.models import InboxEvent, OutboxMessage, ScheduledRun
 from storage.staff_file import read_staff_file
 from storage.tokens import DbTokenStore
 
@@ -77,7 +79,17 @@ class Runtime:
                 coalesce=True,
                 next_run_time=datetime.now(UTC),
             )
+            for job in schedules.JOBS.values():
+                self.scheduler.add_job(
+                    self._run_job_safely,
+                    CronTrigger(**job.cron(self.settings), timezone=self.settings.tz),
+                    args=[job.name],
+                    id=f"job-{job.name}",
+                    max_instances=1,
+                    coalesce=True,
+                )
             self.scheduler.start()
+            self._spawn(self.catch_up(), "catch-up")
 
     async def stop(self) -> None:
         if self.scheduler and self.scheduler.running:
@@ -105,6 +117,35 @@ class Runtime:
         if intents:
             self.outbox.wake()
         return len(intents)
+
+    async def run_job(self, name: str) -> int:
+        """Run scheduled job `name` for the current period, unless that period already ran."""
+        job = schedules.JOBS[name]
+        now = self.clock.now()
+        period = job.period(now, self.settings.tz)
+        async with self.sessions() as db:
+            if not await _claim_run(db, job.name, period, now):
+                return 0
+            intents = await job.run(db, now, self.deps)
+            await enqueue(db, intents, renderer=self.renderer, locale=self.settings.locale, now=now)
+            await db.commit()
+        log.info("job %s for %s: %d messages", name, period, len(intents))
+        self.outbox.wake()
+        return len(intents)
+
+    async def catch_up(self) -> None:
+        """At start, run today's daily jobs whose time has passed (the service was down)."""
+        local = self.clock.now().astimezone(self.settings.tz)
+        for job in schedules.JOBS.values():
+            fires = job.fires_at(self.settings)
+            if fires is not None and local.time() >= fires:
+                await self._run_job_safely(job.name)
+
+    async def _run_job_safely(self, name: str) -> None:
+        try:
+            await self.run_job(name)
+        except Exception:
+            log.exception("scheduled job %s failed", name)
 
     async def _tick_safely(self) -> None:
         try:
@@ -201,3 +242,11 @@ def build_runtime(
         inbox=inbox,
         outbox=outbox,
     )
+
+
+async def _claim_run(db: Any, job: str, period: str, now: datetime) -> bool:
+    """Insert the (job, period) row; False when another process or an earlier run has it."""
+    dialect = postgresql if db.bind.dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(ScheduledRun).values(job=job, period=period, claimed_at=now)
+    result = await db.exec(insert.on_conflict_do_nothing(index_elements=["job", "period"]))
+    return bool(result.rowcount)

@@ -115,6 +115,20 @@ def _amount(value: str) -> int:
         raise ValueError("must be an amount in VND such as 100.000.000 or 100tr") from None
 
 
+def _care_mode(value: str) -> str:
+    mode = value.strip().lower()
+    if mode not in ("by_product", "by_customer", "open"):
+        raise ValueError("must be by_product, by_customer or open")
+    return mode
+
+
+def _clock_time(value: str) -> str:
+    hour, _, minute = value.strip().partition(":")
+    if not (hour.isdecimal() and minute.isdecimal() and int(hour) < 24 and int(minute) < 60):
+        raise ValueError("must be a time of day HH:MM such as 08:00")
+    return f"{int(hour):02d}:{int(minute):02d}"
+
+
 def _positive_int(value: str) -> int:
     if not value.strip().isdigit() or int(value) <= 0:
         raise ValueError("must be a whole number above 0")
@@ -159,6 +173,11 @@ class Settings:
     payment_chief_threshold: int = _setting("100000000", _amount)
     incident_resolution: str = _setting("4h", _duration)
     handover_followup: str = _setting("8h", _duration)
+    products_file: str = _setting(str(ROOT / "config" / "products.csv"))
+    care_mode: str = _setting("by_customer", _care_mode)
+    care_reminder_time: str = _setting("08:00", _clock_time)
+    gift_days_ahead: int = _setting("7", _positive_int)
+    report_time: str = _setting("17:45", _clock_time)
     webhook_max_bytes: int = _setting("262144", _positive_int)
     log_level: str = _setting("INFO", _log_level)
 

@@ -46,6 +46,7 @@ class Customer(SQLModel, table=True):
     gender: str | None = Field(default=None, max_length=20)
     channel: str | None = Field(default=None, max_length=50)  # where the customer came from
     contact_channel: str | None = Field(default=None, max_length=50)  # preferred contact channel
+    founded_on: date | None = None  # a business customer's founding day (gift plan)
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
 
@@ -291,3 +292,102 @@ class Reminder(SQLModel, table=True):
     template: str = Field(max_length=60)
     context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     sent_at: datetime | None = _utc(default=None, nullable=True)
+
+
+# --- customer care program (seed 002): products, orders, care, ratings, schedules ------------
+
+
+class Product(SQLModel, table=True):
+    """A catalog product; care_interval_days drives the first care date (0 = no care)."""
+
+    __tablename__ = "products"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=60)
+    name: str = Field(max_length=200)
+    product_group: str | None = Field(default=None, max_length=100, index=True)
+    care_interval_days: int = 0
+    care_min: int | None = None  # suggested number of care contacts per order
+    care_max: int | None = None
+    active: bool = True
+
+
+class Order(SQLModel, table=True):
+    """A purchase, from the chat (/order) or synced in by a shop or an ERP (POST /api/orders)."""
+
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_care_due", "care_closed", "next_care_date"),)
+    id: int | None = Field(default=None, primary_key=True)
+    order_code: str = Field(unique=True, max_length=100)  # the shop's or ERP's own id
+    group_id: str | None = Field(default=None, max_length=64, index=True)
+    customer_id: int | None = Field(default=None, foreign_key="customers.id", index=True)
+    purchased_at: datetime = _utc(index=True)
+    amount: int | None = Field(default=None, sa_type=BigInteger)
+    source: str = Field(default="chat", max_length=10)  # chat|api
+    created_by: str | None = Field(default=None, max_length=64)
+    status: str = Field(default="open", max_length=12)  # open|fulfilled|cancelled
+    next_care_date: date | None = None  # from the interval rule, or set by the staff
+    care_closed: bool = False  # /care end
+    created_at: datetime = _utc()
+
+
+class OrderItem(SQLModel, table=True):
+    __tablename__ = "order_items"
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+    product_id: int = Field(foreign_key="products.id", index=True)
+    quantity: int = 1
+    amount: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class CareLog(SQLModel, table=True):
+    """One care contact (/care): what was said, the feedback, when to care next."""
+
+    __tablename__ = "care_logs"
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int | None = Field(default=None, foreign_key="orders.id", index=True)
+    group_id: str | None = Field(default=None, max_length=64, index=True)
+    customer_id: int | None = Field(default=None, foreign_key="customers.id", index=True)
+    staff_id: str = Field(max_length=64, index=True)
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    feedback: str | None = Field(default=None, max_length=20)  # positive|neutral|negative|complaint|no_answer
+    next_care_date: date | None = None
+    ended: bool = False
+    at: datetime = _utc(index=True)
+
+
+class CareAssignment(SQLModel, table=True):
+    """Who cares for what: a product group (CARE_MODE=by_product) or a customer (by_customer)."""
+
+    __tablename__ = "care_assignments"
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: str = Field(max_length=64, index=True)
+    product_group: str | None = Field(default=None, max_length=100, index=True)
+    customer_id: int | None = Field(default=None, foreign_key="customers.id", index=True)
+    created_at: datetime = _utc()
+
+
+class Rating(SQLModel, table=True):
+    """A 1-5 satisfaction rating the bot asked for (score empty until the customer answers)."""
+
+    __tablename__ = "ratings"
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: str = Field(max_length=64, index=True)
+    customer_id: int | None = Field(default=None, foreign_key="customers.id")
+    staff_id: str | None = Field(default=None, max_length=64, index=True)  # answerable sales
+    reason: str = Field(max_length=20)  # incident|order
+    ref_id: int | None = None  # the incident or order id
+    asked_at: datetime = _utc(index=True)
+    score: int | None = None
+    answered_by: str | None = Field(default=None, max_length=64)
+    answered_at: datetime | None = _utc(default=None, nullable=True)
+
+
+class ScheduledRun(SQLModel, table=True):
+    """A scheduled job's run for one period (e.g. the 2026-11-23 care digest): claimed once."""
+
+    __tablename__ = "scheduled_runs"
+    __table_args__ = (UniqueConstraint("job", "period"),)
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=60)
+    period: str = Field(max_length=40)
+    claimed_at: datetime = _utc()
