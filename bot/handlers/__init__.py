@@ -7,12 +7,15 @@ and its words to a bot/templates/<locale>/*.toml file.
 
 from bot.handlers import (  # noqa: F401
     basics,
+    care,
     customer,
     deals,
     history,
     incidents,
     interactions,
+    orders,
     payments,
+    reports,
     sla,
     staff,
 )

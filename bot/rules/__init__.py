@@ -19,7 +19,16 @@ from __future__ import annotations
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from bot.rules import deals, incidents, payment_gate, policy_guard, sla
+from bot.rules import (
+    care,
+    deals,
+    digests,
+    incidents,
+    payment_gate,
+    policy_guard,
+    satisfaction,
+    sla,
+)
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -32,7 +41,16 @@ if TYPE_CHECKING:
     from bot.intents import Intent
 
 # Rule modules, in the order they run. Add a module here to switch a rule on.
-RULES: list[ModuleType] = [sla, deals, payment_gate, incidents, policy_guard]
+RULES: list[ModuleType] = [
+    sla,
+    deals,
+    payment_gate,
+    incidents,
+    policy_guard,
+    satisfaction,
+    care,
+    digests,
+]
 
 
 async def fan_out(ctx: Context) -> list[Intent]:
