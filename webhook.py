@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from aiohttp import web
 
@@ -15,8 +16,10 @@ from bot import api
 from bot.appkeys import RUNTIME
 from bot.clock import Clock, SystemClock
 from bot.events import EventError, dedupe_key, load_body, verify_signature
+from bot.orders import ProductDataError, read_products_csv
 from bot.runtime import build_runtime
 from config.settings import Settings, SettingsError, load_settings
+from storage.staff_file import StaffFileError, read_staff_file
 
 log = logging.getLogger("webhook")
 
@@ -106,6 +109,14 @@ def create_app(
     return app
 
 
+def _check_files(settings: Settings) -> None:
+    """The staff and product files must be readable before anything starts."""
+    read_staff_file(settings.staff_file)
+    products = Path(settings.products_file)
+    if products.exists():
+        read_products_csv(products.read_text(encoding="utf-8-sig"))
+
+
 def main() -> None:
     """Read settings (and .env), apply migrations, serve."""
     from dotenv import load_dotenv
@@ -115,7 +126,8 @@ def main() -> None:
     load_dotenv()
     try:
         settings = load_settings()
-    except SettingsError as exc:
+        _check_files(settings)
+    except (SettingsError, StaffFileError, ProductDataError) as exc:
         print(f"Cannot start: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     logging.basicConfig(

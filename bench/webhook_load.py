@@ -259,7 +259,7 @@ def report(args: argparse.Namespace, url: str, started_here: bool, results: Resu
     """Print the figures."""
     lat = results.latencies_ms
     others = {k: v for k, v in results.statuses.items() if k != "200"}
-    target = "started here (local mode, temporary SQLite)" if started_here else "given by --url"
+    target = "started by the bench: local mode, temporary SQLite" if started_here else "--url"
     rate = f"{args.rate:g}/s" if args.rate else "unlimited"
     print(f"machine:            {machine()}")
     print(f"service:            {url} ({target})")

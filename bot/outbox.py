@@ -224,7 +224,7 @@ class Outbox:
                     col(OutboxMessage.status) == row.status,
                     col(OutboxMessage.next_attempt_at) == row.next_attempt_at,
                 )
-                .values(status="sending", next_attempt_at=now + LEASE)
+                .values(status="sending", next_attempt_at=self.clock.now() + LEASE)
             )
             await db.commit()
             return bool(result.rowcount)

@@ -25,6 +25,7 @@ from bot.calendars import Calendars
 from bot.clock import Clock
 from bot.dispatch import Deps
 from bot.inbox import Inbox
+from bot.orders import import_products_file
 from bot.outbox import LocalSender, Outbox, Sender, ZaloSender, enqueue
 from bot.render import Renderer
 from bot.tokens import TokenManager, TokenPair
@@ -59,6 +60,8 @@ class Runtime:
     async def start(self, *, workers: bool = True) -> None:
         """Load the staff file and tokens, then start the workers and the scheduler."""
         await self.load_staff_file()
+        counts = await import_products_file(self.sessions, self.settings.products_file)
+        log.info("products file %s: %s", self.settings.products_file, counts)
         if self.tokens:
             await self.tokens.load()
         if workers:
@@ -184,8 +187,11 @@ class Runtime:
             async with self.sessions() as db:
                 await db.exec(text("SELECT 1"))  # type: ignore[call-overload]
                 report["inbox_pending"] = await _count(db, InboxEvent, InboxEvent.status, "pending")
-                report["outbox_pending"] = await _count(
-                    db, OutboxMessage, OutboxMessage.status, "pending"
+                report["outbox_pending"] = sum(  # "sending": claimed, maybe stuck after a crash
+                    [
+                        await _count(db, OutboxMessage, OutboxMessage.status, state)
+                        for state in ("pending", "sending")
+                    ]
                 )
                 report["outbox_failed"] = await _count(
                     db, OutboxMessage, OutboxMessage.status, "failed"

@@ -374,7 +374,7 @@ class Rating(SQLModel, table=True):
     group_id: str = Field(max_length=64, index=True)
     customer_id: int | None = Field(default=None, foreign_key="customers.id")
     staff_id: str | None = Field(default=None, max_length=64, index=True)  # answerable sales
-    reason: str = Field(max_length=20)  # incident|order
+    reason: str = Field(max_length=20)  # incident|order|deal (ref_id: incidents, orders, audit_log)
     ref_id: int | None = None  # the incident or order id
     asked_at: datetime = _utc(index=True)
     score: int | None = None

@@ -381,7 +381,7 @@ def test_an_expired_token_is_refreshed_once_and_the_rotated_pair_survives_a_rest
     assert refused and all(c.access_token == ENV_ACCESS for c in refused)
     assert [c.answer["error"] for c in refused] == [-216] * len(refused)
     assert reply.access_token == rotated.access_token
-    service.wait_idle()  # see test_sigterm_during_a_send_lets_it_finish
+    service.wait_idle()  # a stop mid-send is test_sigterm_during_a_send_lets_it_finish
     assert service.stop() == 0
 
     service.start()  # the same environment: its token pair is stale now

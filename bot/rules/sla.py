@@ -27,6 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.context import Context
 from bot.events import Kind
 from bot.intents import Intent, SendUser
+from bot.rules import satisfaction
 from bot.rules.common import alert_heads, ids_with_role, is_customer_group
 from bot.text import fold
 from bot.worktime import parse_duration
@@ -76,6 +77,8 @@ async def on_event(ctx: Context) -> list[Intent]:
         return []
     limit = first_response(ctx.settings, group)
     if limit is None or is_pleasantry(event.text, tuple(a.type for a in event.attachments)):
+        return []
+    if await satisfaction.is_rating_answer(ctx):  # "5 sao" answers the bot, not the staff
         return []
     if await open_clock(ctx.db, group_id=group.group_id) is None:
         await _start(ctx, group, limit)
