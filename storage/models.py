@@ -188,8 +188,13 @@ class SlaClock(SQLModel, table=True):
     __tablename__ = "sla_clocks"
     __table_args__ = (
         Index("ix_sla_clocks_due", "next_due_at"),
-        Index("ux_sla_clocks_open_group", "group_id", unique=True,
-              sqlite_where=text("closed_at IS NULL"), postgresql_where=text("closed_at IS NULL")),
+        Index(
+            "ux_sla_clocks_open_group",
+            "group_id",
+            unique=True,
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     group_id: str = Field(max_length=64)
@@ -349,7 +354,9 @@ class CareLog(SQLModel, table=True):
     customer_id: int | None = Field(default=None, foreign_key="customers.id", index=True)
     staff_id: str = Field(max_length=64, index=True)
     content: str = Field(sa_column=Column(Text, nullable=False))
-    feedback: str | None = Field(default=None, max_length=20)  # positive|neutral|negative|complaint|no_answer
+    feedback: str | None = Field(
+        default=None, max_length=20
+    )  # positive|neutral|negative|complaint|no_answer
     next_care_date: date | None = None
     ended: bool = False
     at: datetime = _utc(index=True)
@@ -374,7 +381,8 @@ class Rating(SQLModel, table=True):
     group_id: str = Field(max_length=64, index=True)
     customer_id: int | None = Field(default=None, foreign_key="customers.id")
     staff_id: str | None = Field(default=None, max_length=64, index=True)  # answerable sales
-    reason: str = Field(max_length=20)  # incident|order|deal (ref_id: incidents, orders, audit_log)
+    # incident|order|deal; ref_id points into incidents, orders or audit_log
+    reason: str = Field(max_length=20)
     ref_id: int | None = None  # the incident or order id
     asked_at: datetime = _utc(index=True)
     score: int | None = None

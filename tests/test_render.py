@@ -284,43 +284,156 @@ SAMPLES = {
         "approved_total": 50000000,
         "user_id": "1",
     },
-    "rating_request": {"reason": "incident", "incident_id": 3, "incident_type": "wrong_item", "order_code": None},
+    "rating_request": {
+        "reason": "incident",
+        "incident_id": 3,
+        "incident_type": "wrong_item",
+        "order_code": None,
+    },
     "rating_thanks": {"score": 5},
-    "rating_low": {"heads": ["1"], "score": 1, "reason": "incident", "ref_id": 3, "customer": "ABC", "group_id": "g", "staff": "A", "text": "1"},
+    "rating_low": {
+        "heads": ["1"],
+        "score": 1,
+        "reason": "incident",
+        "ref_id": 3,
+        "customer": "ABC",
+        "group_id": "g",
+        "staff": "A",
+        "text": "1",
+    },
     "order_created": {
-        "order_code": "CHAT-F414C8-1", "customer_name": "Minh Phát",
+        "order_code": "CHAT-F414C8-1",
+        "customer_name": "Minh Phát",
         "items": [
-            {"code": "LOC-PP5", "name": "Lõi lọc PP", "quantity": 2, "amount": None, "care_date": date(2027, 5, 22)},
-            {"code": "NG-36", "name": "Nước giặt", "quantity": 3, "amount": 450000, "care_date": date(2027, 2, 21)},
+            {
+                "code": "LOC-PP5",
+                "name": "Lõi lọc PP",
+                "quantity": 2,
+                "amount": None,
+                "care_date": date(2027, 5, 22),
+            },
+            {
+                "code": "NG-36",
+                "name": "Nước giặt",
+                "quantity": 3,
+                "amount": 450000,
+                "care_date": date(2027, 2, 21),
+            },
         ],
-        "amount": 1200000, "next_care_date": date(2027, 2, 21),
+        "amount": 1200000,
+        "next_care_date": date(2027, 2, 21),
     },
     "order_list": {
         "orders": [
-            {"order_code": "CHAT-F414C8-1", "purchased_at": T, "amount": 1200000, "status": "open",
-             "care_closed": False, "next_care_date": date(2027, 2, 21), "lines": ["LOC-PP5 x2", "NG-36 x3"]},
+            {
+                "order_code": "CHAT-F414C8-1",
+                "purchased_at": T,
+                "amount": 1200000,
+                "status": "open",
+                "care_closed": False,
+                "next_care_date": date(2027, 2, 21),
+                "lines": ["LOC-PP5 x2", "NG-36 x3"],
+            },
         ],
-        "total": 3, "next_care_date": date(2027, 2, 21),
+        "total": 3,
+        "next_care_date": date(2027, 2, 21),
     },
-    "care_saved": {"order_code": "DH001", "content": "Khách dùng tốt", "feedback": "positive", "ended": False,
-                   "care_count": 1, "care_min": 2, "care_max": 4, "next_care_date": date(2026, 12, 30),
-                   "next_state": "set"},
-    "care_assignments": {"assigned": {"staff": "An", "product_group": "Tim mạch", "customer": None},
-                         "assignments": [{"staff": "An", "product_group": "Tim mạch", "customer": None},
-                                         {"staff": "Bình", "product_group": None, "customer": "Minh Phát"}],
-                         "mode": "by_product"},
-    "care_due": {"today": date(2026, 11, 23), "today_count": 1, "overdue_count": 1, "sections": [
-        {"status": "never", "groups": [{"product_group": "Tim mạch", "region": "HCM", "orders": [
-            {"order_code": "DH001", "customer": "Minh Phát", "next_care_date": date(2026, 11, 20),
-             "overdue_days": 3, "care_count": 0, "care_min": 2, "care_max": 4}]}]},
-        {"status": "cared", "groups": [{"product_group": None, "region": None, "orders": [
-            {"order_code": "DH002", "customer": None, "next_care_date": date(2026, 11, 23),
-             "overdue_days": 0, "care_count": 1, "care_min": None, "care_max": None}]}]}]},
-    "care_gift": {"today": date(2027, 1, 28), "days_ahead": 7, "plans": [
-        {"kind": "birthday", "on": date(2027, 2, 4), "name": "Minh Phát", "years": None, "until": None, "customers": []},
-        {"kind": "founding", "on": date(2027, 2, 4), "name": "Hưng Thịnh", "years": 10, "until": None, "customers": []},
-        {"kind": "holiday", "on": date(2027, 2, 4), "name": "Tết Nguyên Đán", "years": None,
-         "until": date(2027, 2, 10), "customers": ["Minh Phát", "Hưng Thịnh"]}]},
+    "care_saved": {
+        "order_code": "DH001",
+        "content": "Khách dùng tốt",
+        "feedback": "positive",
+        "ended": False,
+        "care_count": 1,
+        "care_min": 2,
+        "care_max": 4,
+        "next_care_date": date(2026, 12, 30),
+        "next_state": "set",
+    },
+    "care_assignments": {
+        "assigned": {"staff": "An", "product_group": "Tim mạch", "customer": None},
+        "assignments": [
+            {"staff": "An", "product_group": "Tim mạch", "customer": None},
+            {"staff": "Bình", "product_group": None, "customer": "Minh Phát"},
+        ],
+        "mode": "by_product",
+    },
+    "care_due": {
+        "today": date(2026, 11, 23),
+        "today_count": 1,
+        "overdue_count": 1,
+        "sections": [
+            {
+                "status": "never",
+                "groups": [
+                    {
+                        "product_group": "Tim mạch",
+                        "region": "HCM",
+                        "orders": [
+                            {
+                                "order_code": "DH001",
+                                "customer": "Minh Phát",
+                                "next_care_date": date(2026, 11, 20),
+                                "overdue_days": 3,
+                                "care_count": 0,
+                                "care_min": 2,
+                                "care_max": 4,
+                            }
+                        ],
+                    }
+                ],
+            },
+            {
+                "status": "cared",
+                "groups": [
+                    {
+                        "product_group": None,
+                        "region": None,
+                        "orders": [
+                            {
+                                "order_code": "DH002",
+                                "customer": None,
+                                "next_care_date": date(2026, 11, 23),
+                                "overdue_days": 0,
+                                "care_count": 1,
+                                "care_min": None,
+                                "care_max": None,
+                            }
+                        ],
+                    }
+                ],
+            },
+        ],
+    },
+    "care_gift": {
+        "today": date(2027, 1, 28),
+        "days_ahead": 7,
+        "plans": [
+            {
+                "kind": "birthday",
+                "on": date(2027, 2, 4),
+                "name": "Minh Phát",
+                "years": None,
+                "until": None,
+                "customers": [],
+            },
+            {
+                "kind": "founding",
+                "on": date(2027, 2, 4),
+                "name": "Hưng Thịnh",
+                "years": 10,
+                "until": None,
+                "customers": [],
+            },
+            {
+                "kind": "holiday",
+                "on": date(2027, 2, 4),
+                "name": "Tết Nguyên Đán",
+                "years": None,
+                "until": date(2027, 2, 10),
+                "customers": ["Minh Phát", "Hưng Thịnh"],
+            },
+        ],
+    },
     "delivery_failed": {
         "target_kind": "group",
         "target_id": "g",
