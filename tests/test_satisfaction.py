@@ -296,3 +296,13 @@ async def test_old_history_is_not_asked_about(bot):
     bot.clock.advance(timedelta(days=4))
     await bot.runtime.drain()
     assert await rows(bot, Rating) == []
+
+
+async def test_a_rating_answer_starts_no_reply_clock(bot):
+    from storage.models import SlaClock
+
+    await resolved_incident(bot)
+    await later(bot, 5)
+    await bot.say("4 sao", sender=CUSTOMER)
+    assert (await rows(bot, Rating))[0].score == 4
+    assert [c for c in await rows(bot, SlaClock) if c.closed_at is None] == []
