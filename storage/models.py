@@ -201,7 +201,7 @@ class SlaClock(SQLModel, table=True):
     customer_id: str = Field(max_length=64)  # the member who asked
     msg_id: str = Field(max_length=100)
     owner_id: str | None = Field(default=None, max_length=64)  # the sales answerable for it
-    opened_at: datetime = _utc()
+    opened_at: datetime = _utc(index=True)
     remind_at: datetime = _utc()
     deadline: datetime = _utc()
     escalate_at: datetime = _utc()
@@ -251,7 +251,7 @@ class Payment(SQLModel, table=True):
     method: str | None = Field(default=None, max_length=60)
     note: str | None = Field(default=None, sa_column=Column(Text))
     requested_by: str = Field(max_length=64)
-    requested_at: datetime = _utc()
+    requested_at: datetime = _utc(index=True)
     status: str = Field(default="pending", max_length=10)  # pending|approved|rejected
     needs_chief: bool = False
     accountant_id: str | None = Field(default=None, max_length=64)
@@ -275,7 +275,7 @@ class Incident(SQLModel, table=True):
     attachments: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     status: str = Field(default="open", max_length=12)  # open|in_progress|resolved
     opened_by: str = Field(max_length=64)
-    opened_at: datetime = _utc()
+    opened_at: datetime = _utc(index=True)
     deadline: datetime = _utc()
     escalate_at: datetime = _utc()
     next_due_at: datetime | None = _utc(default=None, nullable=True)
@@ -387,7 +387,7 @@ class Rating(SQLModel, table=True):
     asked_at: datetime = _utc(index=True)
     score: int | None = None
     answered_by: str | None = Field(default=None, max_length=64)
-    answered_at: datetime | None = _utc(default=None, nullable=True)
+    answered_at: datetime | None = _utc(default=None, nullable=True, index=True)
 
 
 class ScheduledRun(SQLModel, table=True):

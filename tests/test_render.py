@@ -434,6 +434,43 @@ SAMPLES = {
             },
         ],
     },
+    "report_digest": {
+        "period": "week",
+        "first": date(2026, 11, 23),
+        "last": date(2026, 11, 29),
+        "sla": [
+            {
+                "staff_id": "1",
+                "staff_name": "An",
+                "clocks": 2,
+                "in_time": 1,
+                "compliance_pct": 50.0,
+                "median_response_min": 6.5,
+                "breaches": 1,
+            }
+        ],
+        "payments": [],
+        "incidents": [{"type": "damaged", "opened": 1, "resolved": 0}],
+        "care": [{"staff_id": "1", "staff_name": "An", "done": 3, "due_waiting": 1, "overdue": 0}],
+        "satisfaction": [
+            {"staff_id": None, "staff_name": "", "index": None, "ratings": 0, "feedbacks": 0}
+        ],
+        "totals": {
+            "sla": {"compliance_pct": 50.0, "median_response_min": 6.5, "breaches": 1},
+            "payments": {
+                "requested": 1,
+                "requested_amount": 5000000,
+                "approved": 1,
+                "approved_amount": 5000000,
+                "rejected": 0,
+                "rejected_amount": 0,
+                "median_approval_min": 12.0,
+            },
+            "incidents": {"opened": 1, "resolved": 0, "breaches": 0, "median_resolution_min": None},
+            "care": None,
+            "satisfaction": None,
+        },
+    },
     "delivery_failed": {
         "target_kind": "group",
         "target_id": "g",
