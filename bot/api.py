@@ -83,9 +83,10 @@ async def _group_body(db: AsyncSession, group: Group) -> dict[str, Any]:
 
 
 def setup(app: web.Application) -> None:
-    from bot import api_care, api_reports
+    from bot import api_assignments, api_care, api_reports
 
     app.middlewares.append(require_admin_token)
     app.router.add_get("/api/groups/{group_id}", get_group)
     api_care.setup(app)
+    api_assignments.setup(app)
     api_reports.setup(app)
