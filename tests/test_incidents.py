@@ -413,84 +413,13 @@ async def test_api_shows_the_groups_incidents(bot, monkeypatch):
 # --- templates ----------------------------------------------------------------------------------
 
 T = datetime(2026, 11, 23, 7, 30, tzinfo=UTC)
-SAMPLES = {
-    "incident_opened": {
-        "user_id": "1",
-        "id": 7,
-        "type": "wrong_item",
-        "description": "Giao nhầm vị",
-        "attachments": 2,
-        "departments": ["warehouse"],
-        "deadline": T,
-        "mentions": ["6"],
-        "absent": ["Võ Thị Giang"],
-    },
-    "incident_notice": {
-        "id": 7,
-        "type": "damaged",
-        "description": "Vỡ 3 thùng",
-        "attachments": 1,
-        "departments": ["warehouse"],
-        "deadline": T,
-        "group_name": "Công ty Minh Phát",
-        "opener_name": "Nguyễn Văn An",
-    },
-    "incident_progress": {"id": 7, "type": "late_delivery", "note": "Đang liên hệ nhà xe"},
-    "incident_resolved": {"id": 7, "type": "payment", "note": "Đã đối soát"},
-    "incident_list": {
-        "incidents": [
-            {
-                "id": 7,
-                "type": "complaint",
-                "status": "open",
-                "description": "d",
-                "opened_at": T,
-                "deadline": T,
-                "overdue": True,
-            }
-        ]
-    },
-    "incident_not_found": {"user_id": "1", "id": 7},
-    "incident_already_resolved": {"user_id": "1", "id": 7, "resolved_at": T},
-    "incident_detected": {
-        "types": ["wrong_item", "complaint"],
-        "departments": ["warehouse", "sales_head"],
-        "recipients": ["6", "3"],
-        "text": "Giao sai hàng [@123]",
-        "group_name": "Minh Phát",
-        "group_id": "g",
-        "in_group": True,
-    },
-    "incident_breach": {
-        "id": 7,
-        "type": "damaged",
-        "status": "open",
-        "description": "d",
-        "departments": ["warehouse"],
-        "group_name": "Minh Phát",
-        "opened_at": T,
-        "deadline": T,
-        "in_group": True,
-        "heads": ["3"],
-    },
-    "incident_escalation": {
-        "id": 7,
-        "type": "damaged",
-        "status": "in_progress",
-        "description": "d",
-        "departments": ["warehouse"],
-        "group_name": "Minh Phát",
-        "opened_at": T,
-        "deadline": T,
-        "in_group": False,
-        "heads": ["3"],
-    },
-}
+from tests.template_samples import SAMPLES  # noqa: E402
+
 renderer = Renderer(VN)
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-@pytest.mark.parametrize("name", sorted(SAMPLES))
+@pytest.mark.parametrize("name", sorted(n for n in SAMPLES if n.startswith("incident_")))
 def test_incident_templates_render_in_every_language(locale, name):
     text = renderer.render(name, locale, **SAMPLES[name])
     assert text.strip() and "{" not in text and "[@123]" not in text
@@ -498,7 +427,7 @@ def test_incident_templates_render_in_every_language(locale, name):
 
 def test_every_incident_template_has_a_sample():
     names = {n for n in renderer.template_names() if n.startswith("incident_")}
-    assert names == set(SAMPLES)
+    assert names <= set(SAMPLES)
 
 
 @pytest.mark.parametrize("locale", LOCALES)
