@@ -839,3 +839,10 @@ async def test_a_reply_over_2000_characters_is_split_into_several_messages(bot):
     for index in range(60):
         assert sum(f"Nhân viên số {index:02d} " in line for line in every_line) == 1
     assert [row.status for row in rows] == ["sent"] * len(rows)
+
+
+async def test_customer_founding_day_is_kept_for_gift_plans(bot):
+    await bot.say("/khachhang Công ty Minh Phát thanhlap=15/3/2010")
+    [customer] = await _all(bot, Customer)
+    assert customer.founded_on.isoformat() == "2010-03-15"
+    assert "Ngày thành lập: 15/03/2010" in await bot.last_text()

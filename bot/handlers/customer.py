@@ -28,6 +28,9 @@ FIELD_KEYS = {
     "birthday": "birthday",
     "sinhnhat": "birthday",
     "ngaysinh": "birthday",
+    "founded": "founded_on",
+    "thanhlap": "founded_on",
+    "ngaythanhlap": "founded_on",
     "gender": "gender",
     "gioitinh": "gender",
     "channel": "channel",
@@ -58,6 +61,7 @@ CUSTOMER_GROUPS = {
 }
 SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"'})
 PROFILE_FIELDS = (
+    "founded_on",
     "phone",
     "region",
     "customer_group",
@@ -89,7 +93,7 @@ def _birthday(value: str) -> date:
 
 def _value(key: str, value: str) -> object:
     folded = fold(value).replace(" ", "")
-    if key == "birthday":
+    if key in ("birthday", "founded_on"):
         return _birthday(value)
     if key == "gender":
         if folded not in GENDERS:
@@ -154,8 +158,9 @@ def _profile(ctx: Context, customer: Customer) -> dict[str, str]:
     """The profile fields that are set, as display strings in the caller's locale."""
     words = ctx.labels
     shown = {key: getattr(customer, key) for key in PROFILE_FIELDS}
-    if customer.birthday:
-        shown["birthday"] = customer.birthday.strftime("%d/%m/%Y")
+    for key in ("birthday", "founded_on"):
+        if getattr(customer, key):
+            shown[key] = getattr(customer, key).strftime("%d/%m/%Y")
     if customer.gender:
         shown["gender"] = words["genders"].get(customer.gender, customer.gender)
     if customer.customer_group:
