@@ -6,8 +6,11 @@ POST /zalo/webhook verifies, stores and answers; everything else happens off the
 from __future__ import annotations
 
 import logging
+import math
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -24,27 +27,92 @@ from storage.staff_file import StaffFileError, read_staff_file
 log = logging.getLogger("webhook")
 
 
+class RateLimiter:
+    """Token bucket per source address, on a monotonic clock: it protects the process, so it
+    does not follow the injected business clock. In memory, per process."""
+
+    MAX_SOURCES = 10_000
+
+    def __init__(self, per_second: int, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.rate = float(per_second)
+        self.capacity = float(per_second)  # a burst of one second's worth
+        self.monotonic = monotonic
+        self._buckets: dict[str, tuple[float, float]] = {}  # source -> (tokens, at)
+        self._warned_at: float | None = None
+
+    def check(self, source: str) -> float:
+        """Take one token for `source`: 0 when allowed, else the seconds to wait."""
+        if self.rate <= 0:
+            return 0.0
+        now = self.monotonic()
+        tokens, at = self._buckets.get(source, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - at) * self.rate)
+        if tokens >= 1:
+            self._buckets[source] = (tokens - 1, now)
+            self._forget_idle(now)
+            return 0.0
+        self._buckets[source] = (tokens, now)
+        return (1 - tokens) / self.rate
+
+    def should_warn(self, every: float = 60.0) -> bool:
+        """True at most once per `every` seconds: a flood must not become a log flood."""
+        now = self.monotonic()
+        if self._warned_at is not None and now - self._warned_at < every:
+            return False
+        self._warned_at = now
+        return True
+
+    def _forget_idle(self, now: float) -> None:
+        if len(self._buckets) <= self.MAX_SOURCES:
+            return
+        full = self.capacity / self.rate
+        self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full}
+
+
+RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
+
+WEBHOOK_EVENTS = "zalo_bot_webhook_events_total"
+
+
 async def zalo_webhook(request: web.Request) -> web.Response:
     """Verify the signature, store the raw event, answer 200. Never 500: Zalo would give up."""
     runtime = request.app[RUNTIME]
+    count = runtime.metrics.inc
     try:
         raw = await request.read()
-        body = load_body(raw)
     except web.HTTPRequestEntityTooLarge:
+        count(WEBHOOK_EVENTS, "too_large")
         return _answer(413, "body too large")
+    try:
+        body: dict | None = load_body(raw)
+        problem = ""
     except EventError as exc:
-        return _answer(400, str(exc))
-    name = body.get("event_name")
-    if not name:
+        body, problem = None, str(exc)
+    if body is not None and not body.get("event_name"):
         return _answer(200, "no event: webhook is reachable")  # the console's URL check
+    limiter = request.app[RATE_LIMITER]
+    wait = limiter.check(request.remote or "unknown")
+    if wait:
+        count(WEBHOOK_EVENTS, "rate_limited")
+        if limiter.should_warn():  # the counter has the exact number
+            log.warning("rate limited %s (WEBHOOK_RATE_LIMIT)", request.remote)
+        response = _answer(429, "too many events from this address, retry later")
+        response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        return response
+    if body is None:
+        count(WEBHOOK_EVENTS, "bad_request")
+        return _answer(400, problem)
+    name = body.get("event_name")
     timestamp = body.get("timestamp")
     if not isinstance(name, str) or not str(timestamp or "").isdecimal():
+        count(WEBHOOK_EVENTS, "bad_request")
         return _answer(400, "event_name must be a string and timestamp a number")
     settings = runtime.settings
     signature = request.headers.get("X-ZEvent-Signature")
     if not verify_signature(
         signature, settings.signing_app_id, raw, str(timestamp), settings.signing_secret
     ):
+        count(WEBHOOK_EVENTS, "rejected_signature")
         log.warning(
             "rejected %s from %s: %s signature",
             name,
@@ -52,13 +120,31 @@ async def zalo_webhook(request: web.Request) -> web.Response:
             "missing" if not signature else "wrong",
         )
         return _answer(401, "invalid X-ZEvent-Signature")
+    window = settings.replay_window
+    # With the built-in local secret anyone can sign a fresh event: the window would add nothing.
+    if window is not None and settings.zalo_oa_secret_key:
+        sent_at = datetime.fromtimestamp(int(str(timestamp)) / 1000, UTC)
+        age = runtime.clock.now() - sent_at
+        if abs(age) > window:
+            count(WEBHOOK_EVENTS, "replayed")
+            log.warning(
+                "refused %s from %s: timestamp %s is %s from now, outside WEBHOOK_REPLAY_WINDOW=%s",
+                name,
+                request.remote,
+                timestamp,
+                age,
+                settings.webhook_replay_window,
+            )
+            return _answer(409, "event timestamp outside the replay window (WEBHOOK_REPLAY_WINDOW)")
     try:
         new = await runtime.inbox.store(
             key=dedupe_key(body, raw), event_name=name, body=raw, now=runtime.clock.now()
         )
     except Exception:
+        count(WEBHOOK_EVENTS, "unavailable")
         log.exception("could not store %s; asking Zalo to redeliver", name)
         return _answer(503, "temporarily unavailable, please retry")
+    count(WEBHOOK_EVENTS, "stored" if new else "duplicate")
     return web.json_response({"ok": True, "duplicate": not new})
 
 
@@ -71,6 +157,15 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(report, status=200 if report["database"] == "ok" else 503)
 
 
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text format; counts only, so no auth (keep the port off the internet)."""
+    text = await request.app[RUNTIME].render_metrics()
+    return web.Response(
+        body=text.encode("utf-8"),
+        headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+    )
+
+
 async def index(request: web.Request) -> web.Response:
     settings = request.app[RUNTIME].settings
     return web.json_response(
@@ -79,6 +174,7 @@ async def index(request: web.Request) -> web.Response:
             "mode": "local" if settings.local_mode else "live",
             "webhook": "/zalo/webhook",
             "health": "/healthz",
+            "metrics": "/metrics",
             "api": "/api/groups/{group_id}",
         }
     )
@@ -95,6 +191,7 @@ def create_app(
     runtime = build_runtime(settings, clock=clock or SystemClock(), http=http)  # type: ignore[arg-type]
     app = web.Application(client_max_size=settings.webhook_max_bytes)
     app[RUNTIME] = runtime
+    app[RATE_LIMITER] = RateLimiter(settings.webhook_rate_limit)
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         await runtime.start(workers=workers)
@@ -104,6 +201,7 @@ def create_app(
     app.cleanup_ctx.append(lifecycle)
     app.router.add_post("/zalo/webhook", zalo_webhook)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/", index)
     api.setup(app)
     return app

@@ -15,6 +15,7 @@ from sqlmodel import col, select
 
 from bot.dispatch import Deps, process_event
 from bot.events import EventError, load_body, parse_event
+from bot.metrics import Metrics
 from bot.worker import run_forever
 from storage.db import SessionFactory
 from storage.models import InboxEvent
@@ -26,9 +27,14 @@ MAX_ATTEMPTS = 3
 
 class Inbox:
     def __init__(
-        self, sessions: SessionFactory, deps: Deps, on_processed: Callable[[], None] | None = None
+        self,
+        sessions: SessionFactory,
+        deps: Deps,
+        on_processed: Callable[[], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.sessions, self.deps = sessions, deps
+        self.metrics = metrics or Metrics()
         self.on_processed = on_processed or (lambda: None)
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -82,6 +88,9 @@ class Inbox:
             return [i for i in (await db.exec(query)).all() if i is not None]
 
     async def _process_one(self, inbox_id: int) -> None:
+        name: str | None = None
+        msg_id: str | None = None
+        status, error = "done", None
         try:
             async with self.sessions() as db:
                 # Another process may hold it (PostgreSQL: skip it; SQLite: BEGIN IMMEDIATE waits).
@@ -93,30 +102,55 @@ class Inbox:
                 row = (await db.exec(claim)).first()
                 if row is None:
                     return
+                name = row.event_name
                 try:
                     event = parse_event(load_body(row.body.encode("utf-8")))
                 except EventError as exc:
-                    log.warning("inbox %s (%s) not usable: %s", inbox_id, row.event_name, exc)
-                    row.status, row.error = "invalid", str(exc)
+                    status, error = "invalid", str(exc)
+                    row.status, row.error = status, error
                 else:
+                    msg_id = event.msg_id
                     await process_event(db, event, self.deps, inbox_id=inbox_id)
                     row.status = "done"
-                    log.info("event %s %s msg=%s processed", inbox_id, event.name, event.msg_id)
                 row.processed_at = self.deps.clock.now()
                 db.add(row)
                 await db.commit()
         except Exception as exc:
             log.exception("inbox %s failed", inbox_id)
-            await self._record_failure(inbox_id, exc)
+            outcome = await self._record_failure(inbox_id, exc)
+            self._processed(inbox_id, name, msg_id, outcome, type(exc).__name__)
+            return
+        self._processed(inbox_id, name, msg_id, status, error)
 
-    async def _record_failure(self, inbox_id: int, exc: Exception) -> None:
+    def _processed(
+        self,
+        inbox_id: int,
+        name: str | None,
+        msg_id: str | None,
+        outcome: str,
+        error: str | None = None,
+    ) -> None:
+        """One key=value line per processed event (ids only, never the text) and its counter."""
+        if outcome in ("done", "invalid", "failed"):
+            self.metrics.inc("zalo_bot_events_processed_total", outcome)
+        line = f"event processed inbox_id={inbox_id} event={name} msg_id={msg_id} outcome={outcome}"
+        if error:
+            line += f" error={error!r}"
+        if outcome == "done":
+            log.info("%s", line)
+        else:
+            log.warning("%s", line)
+
+    async def _record_failure(self, inbox_id: int, exc: Exception) -> str:
+        """Count the attempt; "failed" once MAX_ATTEMPTS is reached, else "retry"."""
         async with self.sessions() as db:
             row = await db.get(InboxEvent, inbox_id)
             if row is None:
-                return
+                return "retry"
             row.attempts += 1
             row.error = f"{type(exc).__name__}: {exc}"[:1000]
             if row.attempts >= MAX_ATTEMPTS:
                 row.status = "failed"
             db.add(row)
             await db.commit()
+            return "failed" if row.status == "failed" else "retry"

@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.intents import Intent, Invite, SendGroup, SendUser
+from bot.metrics import Metrics
 from bot.render import Renderer
 from bot.worker import run_forever
 from bot.zalo_client import MAX_TEXT, ZaloAPIError, ZaloAuthError, ZaloClient, ZaloError
@@ -161,8 +162,10 @@ class Outbox:
         clock: Clock,
         renderer: Renderer,
         locale: str,
+        metrics: Metrics | None = None,
     ) -> None:
         self.sessions, self.sender, self.clock = sessions, sender, clock
+        self.metrics = metrics or Metrics()
         self.renderer, self.locale = renderer, locale
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
@@ -261,6 +264,7 @@ class Outbox:
                     ),
                 )
             await db.commit()
+        self.metrics.inc("zalo_bot_outbox_deliveries_total", "sent")
 
     async def _failed(self, row: OutboxMessage, exc: ZaloError, now: datetime) -> None:
         async with self.sessions() as db:
@@ -274,9 +278,11 @@ class Outbox:
             if _retryable(exc) and stored.attempts < MAX_ATTEMPTS:
                 stored.status, stored.next_attempt_at = "pending", now + backoff(stored.attempts)
                 log.warning("outbox %s: retry %s after %s", row.id, stored.attempts, exc)
+                self.metrics.inc("zalo_bot_outbox_deliveries_total", "retry")
             else:
                 stored.status = "failed"
                 log.error("outbox %s: failed for good: %s", row.id, exc)
+                self.metrics.inc("zalo_bot_outbox_deliveries_total", "failed")
                 await self._report_failure(db, stored, now)
             db.add(stored)
             await db.commit()

@@ -25,6 +25,7 @@ from bot.calendars import Calendars
 from bot.clock import Clock
 from bot.dispatch import Deps
 from bot.inbox import Inbox
+from bot.metrics import Metrics
 from bot.orders import import_products_file
 from bot.outbox import LocalSender, Outbox, Sender, ZaloSender, enqueue
 from bot.render import Renderer
@@ -33,7 +34,7 @@ from bot.zalo_client import ZaloClient, ZaloError
 from config.settings import Settings
 from storage import repo
 from storage.db import SessionFactory, make_engine, make_sessions
-from storage.models import InboxEvent, OutboxMessage, ScheduledRun
+from storage.models import CommandRun, InboxEvent, OutboxMessage, ScheduledRun, SlaClock
 from storage.staff_file import read_staff_file
 from storage.tokens import DbTokenStore
 
@@ -53,6 +54,7 @@ class Runtime:
     zalo: ZaloClient | None
     inbox: Inbox
     outbox: Outbox
+    metrics: Metrics = field(default_factory=Metrics)
     scheduler: AsyncIOScheduler | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _tick_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -202,6 +204,90 @@ class Runtime:
         report["zalo"] = self.tokens.state() if self.tokens else {"token": "local mode"}
         return report
 
+    async def render_metrics(self) -> str:
+        """`GET /metrics`: process counters plus gauges read from the database now.
+
+        Only counts and the token's expiry time: never a token, secret, id or message text.
+        """
+        gauges: list[tuple[str, str, float | None]] = []
+        commands: dict[str, float] = {}
+        try:
+            async with self.sessions() as db:
+                clocks = select(func.count()).select_from(SlaClock)
+                open_clocks = clocks.where(col(SlaClock.closed_at).is_(None))
+                breached = open_clocks.where(col(SlaClock.breached_at).is_not(None))
+                backlog = select(func.count()).select_from(OutboxMessage)
+                backlog = backlog.where(col(OutboxMessage.status).in_(("pending", "sending")))
+                gauges += [
+                    (
+                        "zalo_bot_sla_clocks_open",
+                        "SLA clocks open now.",
+                        await _scalar(db, open_clocks),
+                    ),
+                    (
+                        "zalo_bot_sla_clocks_breached",
+                        "SLA clocks open now and already past their deadline.",
+                        await _scalar(db, breached),
+                    ),
+                    (
+                        "zalo_bot_outbox_backlog",
+                        "Outbox messages pending or being sent.",
+                        await _scalar(db, backlog),
+                    ),
+                    (
+                        "zalo_bot_outbox_failed",
+                        "Outbox messages that failed for good.",
+                        await _count(db, OutboxMessage, OutboxMessage.status, "failed"),
+                    ),
+                    (
+                        "zalo_bot_inbox_pending",
+                        "Webhook events stored and not processed yet.",
+                        await _count(db, InboxEvent, InboxEvent.status, "pending"),
+                    ),
+                ]
+                by_outcome = select(CommandRun.outcome, func.count()).group_by(
+                    col(CommandRun.outcome)
+                )
+                commands = {str(k): float(v) for k, v in (await db.exec(by_outcome)).all()}
+            gauges.append(("zalo_bot_database_up", "1 when the database answered.", 1))
+        except Exception:  # reported as a value: this is the monitoring endpoint
+            log.exception("metrics: database query failed")
+            gauges.append(("zalo_bot_database_up", "1 when the database answered.", 0))
+        gauges.append(
+            (
+                "zalo_bot_zalo_token_expires_in_seconds",
+                "Seconds until the Zalo access token expires (absent when unknown).",
+                self._token_seconds_left(),
+            )
+        )
+        extra = [
+            (
+                "zalo_bot_commands_total",
+                "Slash-commands run, by outcome (all processes: read from command_runs).",
+                "outcome",
+                commands,
+            )
+        ]
+        return self.metrics.render(gauges, extra)
+
+    def _token_seconds_left(self) -> float | None:
+        if not self.tokens:
+            return None
+        expires_at = self.tokens.state().get("expires_at")
+        if not expires_at:
+            return None
+        try:
+            moment = datetime.fromisoformat(str(expires_at))
+        except ValueError:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return round((moment - self.clock.now()).total_seconds())
+
+
+async def _scalar(db: Any, query: Any) -> int:
+    return int((await db.exec(query)).one())
+
 
 async def _count(db: Any, model: Any, column: Any, value: str) -> int:
     result = await db.exec(select(func.count()).select_from(model).where(col(column) == value))
@@ -232,9 +318,10 @@ def build_runtime(
         )
         zalo = ZaloClient(http, settings.zalo_api_base, tokens)
         sender = ZaloSender(zalo)
-    outbox = Outbox(sessions, sender, clock, renderer, settings.locale)
+    metrics = Metrics()
+    outbox = Outbox(sessions, sender, clock, renderer, settings.locale, metrics=metrics)
     deps = Deps(settings, clock, renderer, Calendars(settings))
-    inbox = Inbox(sessions, deps, on_processed=outbox.wake)
+    inbox = Inbox(sessions, deps, on_processed=outbox.wake, metrics=metrics)
     return Runtime(
         deps=deps,
         settings=settings,
@@ -247,6 +334,7 @@ def build_runtime(
         zalo=zalo,
         inbox=inbox,
         outbox=outbox,
+        metrics=metrics,
     )
 
 

@@ -78,6 +78,18 @@ def _duration(value: str) -> str:
     return value.strip()
 
 
+def _optional_duration(value: str) -> str:
+    if value.strip().lower() in ("0", "off"):
+        return "off"
+    return _duration(value)
+
+
+def _non_negative_int(value: str) -> int:
+    if not value.strip().isdigit():
+        raise ValueError("must be a whole number, 0 or more (0 turns it off)")
+    return int(value)
+
+
 def _working_hours(value: str) -> str:
     from bot.worktime import WorktimeError, parse_working_hours
 
@@ -179,6 +191,8 @@ class Settings:
     gift_days_ahead: int = _setting("7", _positive_int)
     report_time: str = _setting("17:45", _clock_time)
     webhook_max_bytes: int = _setting("262144", _positive_int)
+    webhook_replay_window: str = _setting("24h", _optional_duration)
+    webhook_rate_limit: int = _setting("200", _non_negative_int)
     log_level: str = _setting("INFO", _log_level)
 
     @property
@@ -195,6 +209,15 @@ class Settings:
         from bot.worktime import parse_duration
 
         return parse_duration(getattr(self, name))
+
+    @property
+    def replay_window(self) -> timedelta | None:
+        """WEBHOOK_REPLAY_WINDOW as a timedelta; None when off (0 or off)."""
+        from bot.worktime import parse_duration
+
+        if self.webhook_replay_window == "off":
+            return None
+        return parse_duration(self.webhook_replay_window)
 
     @property
     def repeat_limit(self) -> tuple[int, timedelta]:
