@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate migration bench lint clean
+PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+
+.PHONY: run test test-sqlite test-pg install migrate migration bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +22,21 @@ migrate: $(STAMP)
 run: migrate
 	$(BIN)/python webhook.py
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
+# SQLite first, then PostgreSQL when a server answers on 127.0.0.1:5432.
+test: test-sqlite
+	@if $(BIN)/python -c "import psycopg, sys; psycopg.connect(sys.argv[1], connect_timeout=3).close()" "$(PG_TEST_URL)" >/dev/null 2>&1; then \
+		echo "== PostgreSQL run ($(PG_TEST_URL)) =="; \
+		TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/python -m pytest; \
+	else \
+		echo "== PostgreSQL run SKIPPED: no PostgreSQL server answers at $(PG_TEST_URL) =="; \
+	fi
+
+test-sqlite: $(STAMP)
+	@echo "== SQLite run =="
+	env -u TEST_DATABASE_URL $(BIN)/python -m pytest
+
+test-pg: $(STAMP)
+	TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/webhook_load.py

@@ -10,13 +10,13 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 
 from bot.dispatch import Deps, process_event
 from bot.events import EventError, load_body, parse_event
 from bot.metrics import Metrics
-from bot.worker import run_forever
+from bot.worker import run_forever, stop_after_pass
+from storage import repo
 from storage.db import SessionFactory
 from storage.models import InboxEvent
 
@@ -37,6 +37,7 @@ class Inbox:
         self.metrics = metrics or Metrics()
         self.on_processed = on_processed or (lambda: None)
         self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
         self._lock = asyncio.Lock()
 
     async def store(self, *, key: str, event_name: str, body: bytes, now: datetime) -> bool:
@@ -50,20 +51,18 @@ class Inbox:
             "attempts": 0,
         }
         async with self.sessions() as db:
-            dialect = postgresql if db.bind.dialect.name == "postgresql" else sqlite
-            insert = (
-                dialect.insert(InboxEvent)
-                .values(**values)
-                .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            )
-            result = await db.exec(insert)  # type: ignore[call-overload]
+            new = await repo.insert_once(db, InboxEvent, unique=["dedupe_key"], **values)
             await db.commit()
         self._wake.set()
-        return bool(result.rowcount)
+        return new
 
     async def run(self, poll_seconds: float = 2.0) -> None:
         """Process pending events until cancelled."""
-        await run_forever(self.process_pending, self._wake, poll_seconds, "inbox")
+        await run_forever(self.process_pending, self._wake, poll_seconds, "inbox", self._stop)
+
+    async def shutdown(self, task: asyncio.Task[None]) -> None:
+        """Stop after the event under way; a pending event waits for the next start."""
+        await stop_after_pass(task, self._stop, self._wake)
 
     async def process_pending(self, batch: int = 100) -> int:
         """Process every pending event in arrival order; returns how many were handled."""

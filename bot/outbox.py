@@ -23,7 +23,7 @@ from bot.clock import Clock
 from bot.intents import Intent, Invite, SendGroup, SendUser
 from bot.metrics import Metrics
 from bot.render import Renderer
-from bot.worker import run_forever
+from bot.worker import run_forever, stop_after_pass
 from bot.zalo_client import MAX_TEXT, ZaloAPIError, ZaloAuthError, ZaloClient, ZaloError
 from storage import repo
 from storage.db import SessionFactory
@@ -176,14 +176,9 @@ class Outbox:
     async def run(self, poll_seconds: float = 1.0) -> None:
         await run_forever(self.deliver_due, self._wake, poll_seconds, "outbox", self._stop)
 
-    async def shutdown(self, task: asyncio.Task[None], grace_seconds: float = 10.0) -> None:
+    async def shutdown(self, task: asyncio.Task[None]) -> None:
         """Stop after the send under way, so no message is left half-sent at exit."""
-        self._stop.set()
-        self._wake.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), grace_seconds)
-        except TimeoutError:
-            task.cancel()
+        await stop_after_pass(task, self._stop, self._wake)
 
     async def deliver_due(self, limit: int = 200) -> int:
         """Deliver what is due now, in order per target; returns how many rows were tried."""

@@ -7,6 +7,7 @@ a cleanup context. Tests build the same thing with a FrozenClock and a respx-moc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,7 +17,6 @@ import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
@@ -99,8 +99,11 @@ class Runtime:
     async def stop(self) -> None:
         if self.scheduler and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        for task in [t for t in self.tasks if t.get_name() == "outbox"]:
-            await self.outbox.shutdown(task)
+        workers = {"inbox": self.inbox, "outbox": self.outbox}
+        for task in [t for t in self.tasks if t.get_name() in workers]:
+            await workers[task.get_name()].shutdown(task)
+        with contextlib.suppress(TimeoutError):  # let a deadline sweep under way finish
+            await asyncio.wait_for(self._tick_lock.acquire(), 10)
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -340,7 +343,6 @@ def build_runtime(
 
 async def _claim_run(db: Any, job: str, period: str, now: datetime) -> bool:
     """Insert the (job, period) row; False when another process or an earlier run has it."""
-    dialect = postgresql if db.bind.dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(ScheduledRun).values(job=job, period=period, claimed_at=now)
-    result = await db.exec(insert.on_conflict_do_nothing(index_elements=["job", "period"]))
-    return bool(result.rowcount)
+    return await repo.insert_once(
+        db, ScheduledRun, unique=["job", "period"], job=job, period=period, claimed_at=now
+    )

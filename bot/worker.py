@@ -30,3 +30,19 @@ async def run_forever(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), poll_seconds)
         wake.clear()
+
+
+async def stop_after_pass(
+    task: asyncio.Task[None], stop: asyncio.Event, wake: asyncio.Event, grace_seconds: float = 10.0
+) -> None:
+    """Let the worker finish the pass under way, then end; cancel it only past the grace time.
+
+    Cancelling a task in the middle of a database call can leave the SQLite driver's close
+    waiting forever at exit, and a send cut short could be sent twice after a restart.
+    """
+    stop.set()
+    wake.set()
+    try:
+        await asyncio.wait_for(asyncio.shield(task), grace_seconds)
+    except TimeoutError:
+        task.cancel()

@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import col, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import (
@@ -234,3 +235,23 @@ async def find_bot_message(db: AsyncSession, *, zalo_message_id: str) -> OutboxM
     """The bot's own sent message with this Zalo message id (to recognise replies to it)."""
     query = select(OutboxMessage).where(OutboxMessage.zalo_message_id == zalo_message_id)
     return (await db.exec(query)).first()
+
+
+async def insert_once(
+    db: AsyncSession, model: type[SQLModel], *, unique: list[str], **values: Any
+) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING; True when this call inserted the row.
+
+    Used to claim things across processes (an event, a job's period). The RETURNING clause is
+    what tells: PostgreSQL reports no usable rowcount for an ORM insert.
+    """
+    dialect = postgresql if db.bind.dialect.name == "postgresql" else sqlite
+    table = model.__table__  # type: ignore[attr-defined]
+    statement = (
+        dialect.insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=unique)
+        .returning(*table.primary_key)
+    )
+    connection = await db.connection()
+    return (await connection.execute(statement)).first() is not None

@@ -1,7 +1,13 @@
-"""Shared fixtures: a real, migrated SQLite database per test and a frozen clock."""
+"""Shared fixtures: a real, migrated database per test and a frozen clock.
+
+SQLite by default. When TEST_DATABASE_URL is a postgresql:// URL (a server the tests may
+create and drop databases on), each test gets its own fresh PostgreSQL database instead.
+"""
 
 from __future__ import annotations
 
+import itertools
+import os
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -10,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
 from bot.clock import FrozenClock
 from config.settings import Settings, load_settings
@@ -21,19 +28,64 @@ from webhook import create_app
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
+_PG = (
+    make_url(TEST_DATABASE_URL.replace("postgres://", "postgresql://", 1))
+    if TEST_DATABASE_URL
+    else None
+)
+if _PG is not None and _PG.get_backend_name() != "postgresql":
+    _PG = None  # only PostgreSQL is supported as an alternative backend
+ON_POSTGRESQL = _PG is not None
+_PG_COUNTER = itertools.count(1)
+
+
+def _pg_url(database: str) -> str:
+    assert _PG is not None
+    return _PG.set(drivername="postgresql", database=database).render_as_string(hide_password=False)
+
+
+def _pg_admin(sql: str) -> None:
+    """Run one statement on the server's maintenance database, outside a transaction."""
+    import psycopg
+
+    assert _PG is not None
+    dsn = _PG.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql)
+
+
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Run the real migrations once; each test gets a copy of the result."""
+    if _PG is not None:
+        name = f"zb_template_{os.getpid()}"
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _pg_admin(f'CREATE DATABASE "{name}"')
+        try:
+            upgrade(_pg_url(name))
+            yield name
+        finally:
+            _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
     path = tmp_path_factory.mktemp("template") / "template.db"
     upgrade(f"sqlite:///{path}")
-    return path
+    yield path
 
 
 @pytest.fixture
-def database_url(tmp_path: Path, migrated_template: Path) -> str:
+def database_url(tmp_path: Path, migrated_template: Any) -> Any:
+    if _PG is not None:
+        name = f"zb_t_{os.getpid()}_{next(_PG_COUNTER)}"
+        _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_template}"')
+        try:
+            yield _pg_url(name)
+        finally:
+            _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
     path = tmp_path / "bot.db"
     shutil.copy(migrated_template, path)
-    return f"sqlite:///{path}"
+    yield f"sqlite:///{path}"
 
 
 @pytest.fixture

@@ -31,7 +31,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exists, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -212,10 +211,9 @@ async def _last_rating(db: AsyncSession, *, group_id: str) -> Rating | None:
 async def _claim(db: AsyncSession, group_id: str, last: Rating | None, now: datetime) -> bool:
     """Claim 'the ask after `last`' in the group; False when another process has it."""
     period = f"{group_id}:{last.id if last else 0}"
-    dialect = postgresql if db.bind.dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(ScheduledRun).values(job=CLAIM_JOB, period=period, claimed_at=now)
-    result = await db.exec(insert.on_conflict_do_nothing(index_elements=["job", "period"]))
-    return bool(result.rowcount)
+    return await repo.insert_once(
+        db, ScheduledRun, unique=["job", "period"], job=CLAIM_JOB, period=period, claimed_at=now
+    )
 
 
 # --- on_event: capturing the answer -----------------------------------------------------------
