@@ -84,6 +84,14 @@ def command(
     return register
 
 
+def record_number(token: str, refusal: str) -> int:
+    """'#12' or '12' -> 12, the number of a request or an incident; UsageError(refusal) else."""
+    digits = token.lstrip("#")
+    if not digits.isdecimal() or int(digits) == 0:
+        raise UsageError(refusal)
+    return int(digits)
+
+
 def _no_args(raw: str) -> None:
     if raw.strip():
         raise UsageError("lệnh này không cần thêm gì phía sau")

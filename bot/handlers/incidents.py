@@ -16,7 +16,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.commands import UsageError, command
+from bot.commands import UsageError, command, record_number
 from bot.context import Context
 from bot.intents import Intent, SendUser
 from bot.rules import common
@@ -75,10 +75,7 @@ def parse_issue(raw: str) -> IssueArgs:
 
 
 def _incident_id(token: str) -> int:
-    digits = token.lstrip("#")
-    if not digits.isdecimal() or int(digits) == 0:
-        raise UsageError(f"'{token}' không phải số sự cố; xem số bằng /dssuco")
-    return int(digits)
+    return record_number(token, f"'{token}' không phải số sự cố; xem số bằng /dssuco")
 
 
 def parse_progress(raw: str) -> IncidentNote:

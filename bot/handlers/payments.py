@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from bot.commands import ALL_STAFF, UsageError, command, split_command
+from bot.commands import ALL_STAFF, UsageError, command, record_number, split_command
 from bot.context import Context
 from bot.intents import Intent, SendGroup
 from bot.rules import common, payment_gate
@@ -109,10 +109,7 @@ def parse_credit(raw: str) -> CreditArgs:
 
 
 def _payment_id(token: str) -> int:
-    ident = token.lstrip("#")
-    if not ident.isdecimal() or int(ident) == 0:
-        raise UsageError(f"'{token}' không phải số yêu cầu; xem số bằng /dsthanhtoan")
-    return int(ident)
+    return record_number(token, f"'{token}' không phải số yêu cầu; xem số bằng /dsthanhtoan")
 
 
 def parse_approve(raw: str) -> DecideArgs:
