@@ -16,8 +16,9 @@ from pathlib import Path
 from aiohttp import web
 
 from bot import api
+from bot import web as pages
 from bot.appkeys import RUNTIME
-from bot.clock import Clock, SystemClock
+from bot.clock import AdjustableClock, Clock, SystemClock
 from bot.events import EventError, dedupe_key, load_body, verify_signature
 from bot.orders import ProductDataError, read_products_csv
 from bot.runtime import build_runtime
@@ -167,6 +168,9 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def index(request: web.Request) -> web.Response:
+    """A browser goes to the dashboard; anything else gets a short JSON map of the service."""
+    if "text/html" in request.headers.get("Accept", ""):
+        raise web.HTTPFound("/dashboard")
     settings = request.app[RUNTIME].settings
     return web.json_response(
         {
@@ -176,6 +180,8 @@ async def index(request: web.Request) -> web.Response:
             "health": "/healthz",
             "metrics": "/metrics",
             "api": "/api/groups/{group_id}",
+            "dashboard": "/dashboard",
+            **({"simulator": "/sim"} if settings.local_mode else {}),
         }
     )
 
@@ -204,6 +210,7 @@ def create_app(
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/", index)
     api.setup(app)
+    pages.setup(app)
     return app
 
 
@@ -239,10 +246,16 @@ def main() -> None:
     print(
         f"Zalo sales-care bot ({mode}) listening on http://{shown_host}:{settings.port}\n"
         f"  webhook: http://{shown_host}:{settings.port}/zalo/webhook\n"
-        f"  health:  http://{shown_host}:{settings.port}/healthz",
+        f"  health:  http://{shown_host}:{settings.port}/healthz\n"
+        f"  dashboard: {settings.base_url}/dashboard"
+        + (f"\n  simulator: {settings.base_url}/sim" if settings.local_mode else ""),
         flush=True,
     )
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    # Local mode lets the simulator move time forward to show an SLA alert.
+    clock = AdjustableClock() if settings.local_mode else SystemClock()
+    web.run_app(
+        create_app(settings, clock=clock), host=settings.host, port=settings.port, print=None
+    )
 
 
 if __name__ == "__main__":

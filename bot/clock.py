@@ -37,3 +37,25 @@ class FrozenClock:
 
     def set(self, moment: datetime) -> None:
         self._now = moment.astimezone(UTC)
+
+
+class AdjustableClock:
+    """Wall time plus an offset that only grows: the simulator's "jump forward" in local mode."""
+
+    def __init__(self, base: Clock | None = None) -> None:
+        self._base = base or SystemClock()
+        self._offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return self._base.now() + self._offset
+
+    def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
+        step = delta if delta is not None else timedelta(**kwargs)
+        if step < timedelta(0):
+            raise ValueError("the clock only moves forward")
+        self._offset += step
+        return self.now()
+
+    @property
+    def offset(self) -> timedelta:
+        return self._offset

@@ -147,6 +147,10 @@ def _positive_int(value: str) -> int:
     return int(value)
 
 
+def _optional_url(value: str) -> str:
+    return _url(value) if value.strip() else ""
+
+
 def _log_level(value: str) -> str:
     level = value.strip().upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -194,11 +198,20 @@ class Settings:
     webhook_replay_window: str = _setting("24h", _optional_duration)
     webhook_rate_limit: int = _setting("200", _non_negative_int)
     log_level: str = _setting("INFO", _log_level)
+    public_url: str = _setting("", _optional_url)
+    session_secret: str = _setting("", secret=True)
+    session_ttl: str = _setting("12h", _duration)
+    login_link_ttl: str = _setting("15m", _duration)
 
     @property
     def local_mode(self) -> bool:
         """No Zalo credentials: outbound messages are stored and printed, not sent."""
         return not (self.zalo_access_token or self.zalo_refresh_token)
+
+    @property
+    def base_url(self) -> str:
+        """Where people reach the dashboard: PUBLIC_URL, else this machine's port."""
+        return self.public_url or f"http://localhost:{self.port}"
 
     @property
     def tz(self) -> ZoneInfo:
