@@ -470,3 +470,9 @@ SAMPLES = {
         "excerpt": "e",
     },
 }
+
+# --- dashboard sign-in (/dangnhap) ---
+SAMPLES.update({})
+
+# --- customer data export and deletion ---
+SAMPLES.update({})
