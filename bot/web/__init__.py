@@ -21,9 +21,9 @@ async def security_headers(request: web.Request, handler: web.RequestHandler) ->
 
 
 def setup(app: web.Application) -> None:
-    from bot.web import auth, directory, groups, overview, reports, simulator, staff
+    from bot.web import auth, directory, exports, groups, overview, reports, simulator, staff
 
     app.middlewares.append(security_headers)
     app.router.add_static("/static", HERE / "static", name="static")
-    for module in (auth, overview, groups, staff, directory, reports, simulator):
+    for module in (auth, overview, groups, staff, directory, reports, exports, simulator):
         module.setup(app)
