@@ -2,14 +2,18 @@
 
 Zalo's refresh token is single-use (shared/reference/zalo-api.md §5): every refresh returns a new
 pair and kills the old refresh token, so the new pair is saved before anything uses it, and
-refreshes are single-flight. A stored pair wins over the one from the environment. Token values
-never appear in logs, errors or state().
+refreshes are single-flight across processes: under the store's `exclusive()` lock (a PostgreSQL
+advisory lock) the stored pair is read again, and when another process has already replaced the
+stale token that pair is used and Zalo is not called. Two refreshes with one refresh token would
+make one fail and could leave the OA with no valid pair. A stored pair wins over the one from the
+environment. Token values never appear in logs, errors or state().
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -45,6 +49,10 @@ class TokenStore(Protocol):
         """Persist `pair` durably before returning."""
         ...
 
+    def exclusive(self) -> AbstractAsyncContextManager[None]:
+        """A lock held by at most one refresh at a time, across every process on the store."""
+        ...
+
 
 class TokenManager:
     """Hands out a valid access token and refreshes it through Zalo OAuth v4."""
@@ -77,7 +85,8 @@ class TokenManager:
         if not self._loaded:
             async with self._lock:
                 if not self._loaded:
-                    self._pair = await self._load_or_seed()
+                    async with self._store.exclusive():  # never seed over a rotated pair
+                        self._pair = await self._load_or_seed()
                     self._loaded = True
         return self._pair
 
@@ -95,7 +104,7 @@ class TokenManager:
     async def refresh(self, stale: str | None = None) -> str:
         """Replace the `stale` access token (None forces a call); single-flight, saved first."""
         await self.load()
-        async with self._lock:
+        async with self._lock, self._store.exclusive():
             stored = await self._store.load()
             if stored is not None:
                 self._pair = stored
