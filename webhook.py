@@ -10,7 +10,6 @@ import math
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -19,7 +18,7 @@ from bot import api
 from bot import web as pages
 from bot.appkeys import RUNTIME
 from bot.clock import AdjustableClock, Clock, SystemClock
-from bot.events import EventError, dedupe_key, load_body, verify_signature
+from bot.events import EventError, dedupe_key, event_moment, load_body, verify_signature
 from bot.orders import ProductDataError, read_products_csv
 from bot.runtime import build_runtime
 from config.settings import Settings, SettingsError, load_settings
@@ -105,7 +104,8 @@ async def zalo_webhook(request: web.Request) -> web.Response:
         return _answer(400, problem)
     name = body.get("event_name")
     timestamp = body.get("timestamp")
-    if not isinstance(name, str) or not str(timestamp or "").isdecimal():
+    sent_at = event_moment(timestamp)
+    if not isinstance(name, str) or sent_at is None:
         count(WEBHOOK_EVENTS, "bad_request")
         return _answer(400, "event_name must be a string and timestamp a number")
     settings = runtime.settings
@@ -124,7 +124,6 @@ async def zalo_webhook(request: web.Request) -> web.Response:
     window = settings.replay_window
     # With the built-in local secret anyone can sign a fresh event: the window would add nothing.
     if window is not None and settings.zalo_oa_secret_key:
-        sent_at = datetime.fromtimestamp(int(str(timestamp)) / 1000, UTC)
         age = runtime.clock.now() - sent_at
         if abs(age) > window:
             count(WEBHOOK_EVENTS, "replayed")

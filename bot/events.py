@@ -122,8 +122,10 @@ def load_body(raw_body: bytes) -> dict[str, Any]:
     """The JSON object in a webhook body, or EventError."""
     try:
         body = json.loads(raw_body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # bad UTF-8 or JSON, or a number too long to convert
         raise EventError(f"body is not JSON: {exc}") from None
+    except RecursionError:
+        raise EventError("body is not JSON: nested too deeply") from None
     if not isinstance(body, dict):
         raise EventError("body must be a JSON object")
     return body
@@ -140,10 +142,25 @@ def _attachments(message: dict[str, Any]) -> tuple[Attachment, ...]:
     if not isinstance(items, list):
         raise EventError("message.attachments must be a list")
     return tuple(
-        Attachment(type=str(a.get("type", "")), payload=dict(a.get("payload") or {}))
+        Attachment(type=str(a.get("type", "")), payload=_object(a.get("payload")))
         for a in items
         if isinstance(a, dict)
     )
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def event_moment(timestamp: Any) -> datetime | None:
+    """The UTC moment of a body's `timestamp` (epoch milliseconds), or None if it is not one."""
+    text = str(timestamp) if isinstance(timestamp, str | int) else ""
+    if isinstance(timestamp, bool) or not (text.isascii() and text.isdecimal()) or len(text) > 20:
+        return None
+    try:
+        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+    except (OverflowError, ValueError, OSError):  # past year 9999
+        return None
 
 
 def _members(body: dict[str, Any]) -> tuple[str, ...]:
@@ -168,8 +185,8 @@ def parse_event(body: dict[str, Any]) -> ZaloEvent:
     if not isinstance(name, str) or not name:
         raise EventError("missing event_name")
     timestamp = body.get("timestamp")
-    if timestamp is None or not str(timestamp).isdecimal():
-        raise EventError("missing or non-numeric timestamp")
+    if event_moment(timestamp) is None:
+        raise EventError("missing or non-numeric timestamp (epoch milliseconds)")
     kind = classify(name)
     message = body.get("message") if isinstance(body.get("message"), dict) else {}
     sender = _id(body.get("sender")) or _id(body.get("follower")) or _id(body.get("user"))
@@ -212,5 +229,9 @@ def dedupe_key(body: dict[str, Any], raw_body: bytes) -> str:
     """One key per event however often Zalo redelivers it: the msg_id, else a body hash."""
     message = body.get("message")
     if isinstance(message, dict) and message.get("msg_id"):
-        return f"msg:{message['msg_id']}"
+        key = f"msg:{message['msg_id']}"
+        # The column holds 200 characters and PostgreSQL text no NUL: hash anything odder.
+        if len(key) <= 200 and "\x00" not in key:
+            return key
+        return "msg-sha:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
     return "sha:" + hashlib.sha256(raw_body).hexdigest()

@@ -6,7 +6,7 @@ Matching runs on `fold()`-ed text, so diacritics and case never matter.
 Amounts (whole VND, always > 0):
 * Units: k / nghìn / ngàn = 1e3; tr / triệu / củ = 1e6; tỷ / tỉ / tỏi = 1e9. "m" is refused.
   "tỏi" must keep its accent, because "toi" is also "tối" (evening).
-* Optional currency at the end: đ, vnd, vnđ, đồng.
+* Optional currency at the end: đ, vnd, vnđ, đồng, ₫ (as the bot writes amounts).
 * '.' or ',' followed by groups of exactly 3 digits are thousands separators ("50.000",
   "1,234,567", "1.500tr" = 1500 triệu). Any other separator is a decimal point, allowed only
   with a unit ("1,5 tỷ", "2.5tr", "150.5k").
@@ -51,7 +51,7 @@ _AMOUNT = re.compile(
     rf"(?<![\w.,-])(?<!\d[/:])(?:(?P<parts>{_PART}(?:\s*{_PART})*)"
     rf"(?P<frac>\d{{1,3}}(?!\d|[.,]\d)(?!\s*{_UNIT}))?"
     r"|(?P<bare>[1-9]\d{0,2}(?:[.,]\d{3})+|[1-9]\d{3,}))"
-    r"(?:\s*(?:vnd|dong|d)(?![a-z]))?(?!\w|[/.,:-]\d)",
+    r"(?:\s*(?:vnd|dong|d|₫)(?![a-z]))?(?!\w|[/.,:-]\d)",
     re.ASCII,
 )
 _PART_RE = re.compile(rf"({_NUM})\s*({_UNIT})", re.ASCII)
