@@ -83,6 +83,9 @@ class Staff(SQLModel, table=True):
     active: bool = True
     source: str = Field(default="file", max_length=10)  # file|chat: chat edits win over the file
     updated_at: datetime = _utc()
+    # Dashboard password sign-in (optional; the /login link needs neither).
+    username: str | None = Field(default=None, max_length=64, unique=True, index=True)
+    password_hash: str | None = Field(default=None, max_length=200)  # scrypt$n$r$p$salt$hash
 
 
 class Message(SQLModel, table=True):
@@ -399,3 +402,18 @@ class ScheduledRun(SQLModel, table=True):
     job: str = Field(max_length=60)
     period: str = Field(max_length=40)
     claimed_at: datetime = _utc()
+
+
+# --- dashboard sign-in -------------------------------------------------------------------------
+
+
+class LoginToken(SQLModel, table=True):
+    """A one-time sign-in link from /login: only the SHA-256 of the token is kept."""
+
+    __tablename__ = "login_tokens"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    user_id: str = Field(max_length=64, index=True)
+    created_at: datetime = _utc()
+    expires_at: datetime = _utc()
+    used_at: datetime | None = _utc(default=None, nullable=True)

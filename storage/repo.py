@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,6 +17,7 @@ from storage.models import (
     Group,
     GroupMember,
     Interaction,
+    LoginToken,
     Message,
     OutboxMessage,
     Staff,
@@ -255,3 +256,76 @@ async def insert_once(
     )
     connection = await db.connection()
     return (await connection.execute(statement)).first() is not None
+
+
+# --- dashboard sign-in: staff directory, passwords, one-time links ------------------------
+
+
+async def all_staff(db: AsyncSession) -> list[Staff]:
+    """Every staff row, active first, then by role and name (the directory page)."""
+    query = select(Staff).order_by(col(Staff.active).desc(), col(Staff.role), col(Staff.name))
+    return list((await db.exec(query)).all())
+
+
+async def find_staff_by_username(db: AsyncSession, *, username: str) -> Staff | None:
+    return (await db.exec(select(Staff).where(Staff.username == username))).first()
+
+
+async def set_staff_password(
+    db: AsyncSession,
+    *,
+    user_id: str,
+    username: str | None,
+    password_hash: str | None,
+    now: datetime,
+) -> Staff | None:
+    """Set (or with None, remove) a staff member's username and password hash."""
+    staff = await db.get(Staff, user_id)
+    if staff is None:
+        return None
+    staff.username, staff.password_hash, staff.updated_at = username, password_hash, now
+    db.add(staff)
+    await db.flush()
+    return staff
+
+
+async def add_login_token(
+    db: AsyncSession, *, user_id: str, token_hash: str, now: datetime, expires_at: datetime
+) -> LoginToken:
+    token = LoginToken(
+        token_hash=token_hash, user_id=user_id, created_at=now, expires_at=expires_at
+    )
+    db.add(token)
+    await db.flush()
+    return token
+
+
+async def usable_login_token(
+    db: AsyncSession, *, token_hash: str, now: datetime
+) -> LoginToken | None:
+    """The unused, unexpired token with this hash, without using it (link previews GET it)."""
+    query = select(LoginToken).where(
+        LoginToken.token_hash == token_hash,
+        col(LoginToken.used_at).is_(None),
+        col(LoginToken.expires_at) > now,
+    )
+    return (await db.exec(query)).first()
+
+
+async def use_login_token(db: AsyncSession, *, token_hash: str, now: datetime) -> str | None:
+    """Mark the token used and return its staff id; None if unknown, used or expired.
+
+    One conditional UPDATE: of two clicks or two processes, exactly one gets the row.
+    """
+    statement = (
+        update(LoginToken)
+        .where(
+            col(LoginToken.token_hash) == token_hash,
+            col(LoginToken.used_at).is_(None),
+            col(LoginToken.expires_at) > now,
+        )
+        .values(used_at=now)
+        .returning(col(LoginToken.user_id))
+    )
+    connection = await db.connection()
+    return (await connection.execute(statement)).scalar_one_or_none()

@@ -472,7 +472,17 @@ SAMPLES = {
 }
 
 # --- dashboard sign-in (/dangnhap) ---
-SAMPLES.update({})
+SAMPLES.update(
+    {
+        "login_link": {
+            "name": "Nguyễn Văn An",
+            "url": "http://localhost:8080/login/abc",
+            "minutes": 15,
+            "expires_at": datetime(2026, 11, 23, 2, 15, tzinfo=UTC),
+        },
+        "login_link_sent": {"user_id": "1000000000000000001"},
+    }
+)
 
 # --- customer data export and deletion ---
 SAMPLES.update({})

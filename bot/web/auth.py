@@ -1,9 +1,297 @@
-"""Dashboard part: auth (to be written)."""
+"""Signing in to the dashboard: a one-time link from /dangnhap, or a username and password.
+
+* GET /login/{token} only shows a button: Zalo and other chat apps fetch links for previews.
+  POST uses the token with one conditional UPDATE, so two clicks or two processes cannot both
+  use it.
+* POST /login checks the scrypt hash. 5 failures for one username, or from one address, within
+  15 minutes close that door (429) until the oldest of them is 15 minutes old. In memory, per
+  process, on the injected clock.
+* Neither sign-in form has a session yet, so core.check_csrf (bound to the session) cannot
+  apply. They use a double-submit cookie instead: the GET puts one random value in a
+  SameSite=Lax cookie and in the form, the POST must bring both, equal. Another site can make a
+  browser POST here but can neither read nor send that cookie, so it cannot sign a victim into
+  the attacker's account (login CSRF).
+* POST /logout checks the session's CSRF token and drops the cookie.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import hmac
+import logging
+import math
+import re
+import secrets
+from collections import deque
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
 from aiohttp import web
+
+from bot.handlers.login import token_hash
+from bot.passwd import burn_time, verify_password
+from bot.web.core import check_csrf, current_viewer, end_session, render, runtime_of, start_session
+from storage import repo
+from storage.models import Staff
+
+log = logging.getLogger(__name__)
+
+FORM_COOKIE = "zb_form"
+_NONCE = re.compile(r"[A-Za-z0-9_-]{32}")
+WRONG = ("Sai tên đăng nhập hoặc mật khẩu.", "Wrong username or password.")
+TOO_MANY = (
+    "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút.",
+    "Too many failed sign-ins. Please try again in {minutes} minutes.",
+)
+STALE_FORM = (
+    "Biểu mẫu đã cũ hoặc trình duyệt chặn cookie. Vui lòng thử lại.",
+    "The form expired or your browser blocked its cookie. Please try again.",
+)
+
+
+class Throttle:
+    """Failed sign-ins per key (a username, an address) in a sliding window. In memory."""
+
+    MAX_KEYS = 10_000
+
+    def __init__(self, limit: int = 5, window: timedelta = timedelta(minutes=15)) -> None:
+        self.limit = limit
+        self.window = window
+        self._failures: dict[str, deque[datetime]] = {}
+
+    def wait(self, keys: Iterable[str], now: datetime) -> timedelta | None:
+        """How long until any of `keys` may try again; None when all may try now."""
+        waits = [self._wait(key, now) for key in keys]
+        blocked = [w for w in waits if w is not None]
+        return max(blocked) if blocked else None
+
+    def fail(self, keys: Iterable[str], now: datetime) -> None:
+        for key in keys:
+            self._failures.setdefault(key, deque()).append(now)
+        if len(self._failures) > self.MAX_KEYS:
+            for key in list(self._failures):
+                self._recent(key, now)
+
+    def clear(self, key: str) -> None:
+        self._failures.pop(key, None)
+
+    def _wait(self, key: str, now: datetime) -> timedelta | None:
+        recent = self._recent(key, now)
+        if len(recent) < self.limit:
+            return None
+        return recent[-self.limit] + self.window - now
+
+    def _recent(self, key: str, now: datetime) -> deque[datetime]:
+        failures = self._failures.get(key, deque())
+        while failures and failures[0] <= now - self.window:
+            failures.popleft()
+        if not failures:
+            self._failures.pop(key, None)
+        return failures
+
+
+THROTTLE = web.AppKey("login_throttle", Throttle)
+
+
+def safe_next(value: Any) -> str:
+    """A same-site path to go to after signing in; /dashboard for anything else."""
+    target = str(value or "")
+    if (
+        target.startswith("/")
+        and not target.startswith(("//", "/\\"))
+        and "\\" not in target
+        and target.isprintable()
+    ):
+        return target
+    return "/dashboard"
+
+
+def _redirect(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location})
+
+
+# --- the double-submit form token ---------------------------------------------------------------
+
+
+def _form_token(request: web.Request) -> str:
+    current = request.cookies.get(FORM_COOKIE, "")
+    return current if _NONCE.fullmatch(current) else secrets.token_urlsafe(24)
+
+
+def _with_form_token(request: web.Request, response: web.Response, token: str) -> web.Response:
+    response.set_cookie(
+        FORM_COOKIE,
+        token,
+        httponly=True,
+        samesite="Lax",
+        secure=runtime_of(request).settings.base_url.startswith("https://"),
+        path="/login",
+    )
+    return response
+
+
+def _form_token_ok(request: web.Request, form: Any) -> bool:
+    cookie = request.cookies.get(FORM_COOKIE, "")
+    given = str(form.get("form_token", ""))
+    return bool(_NONCE.fullmatch(cookie)) and hmac.compare_digest(given, cookie)
+
+
+def _page(
+    request: web.Request, template: str, *, status: int = 200, **context: Any
+) -> web.Response:
+    token = _form_token(request)
+    response = render(
+        request,
+        template,
+        status=status,
+        title=("Đăng nhập", "Sign in"),
+        form_token=token,
+        **context,
+    )
+    return _with_form_token(request, response, token)
+
+
+# --- password sign-in ---------------------------------------------------------------------------
+
+
+async def login_form(request: web.Request) -> web.StreamResponse:
+    """The username and password form; a signed-in visitor goes straight on."""
+    target = safe_next(request.query.get("next"))
+    if await current_viewer(request) is not None:
+        return _redirect(target)
+    return _page(request, "login.html", next=target, error=None, username="")
+
+
+async def login_password(request: web.Request) -> web.StreamResponse:
+    """Check the password (throttled); sign in and go on, or show the form with one error."""
+    runtime = runtime_of(request)
+    form = await request.post()
+    target = safe_next(form.get("next"))
+    username = str(form.get("username", "")).strip().lower()[:64]
+    again = {"next": target, "username": username}
+    if not _form_token_ok(request, form):
+        return _page(request, "login.html", status=403, error=STALE_FORM, **again)
+    now = runtime.clock.now()
+    keys = (f"user:{username}", f"addr:{request.remote or 'unknown'}")
+    throttle = request.app[THROTTLE]
+    if (wait := throttle.wait(keys, now)) is not None:
+        return _too_many(request, wait, again)
+    staff = await _check_password(request, username, str(form.get("password", "")))
+    if staff is None:
+        throttle.fail(keys, now)
+        log.warning("failed dashboard sign-in for %r from %s", username, request.remote)
+        return _page(request, "login.html", status=400, error=WRONG, **again)
+    throttle.clear(keys[0])
+    return await _signed_in(request, staff, target, method="password")
+
+
+def _too_many(request: web.Request, wait: timedelta, again: dict[str, str]) -> web.Response:
+    minutes = max(1, math.ceil(wait.total_seconds() / 60))
+    error = tuple(text.format(minutes=minutes) for text in TOO_MANY)
+    response = _page(request, "login.html", status=429, error=error, **again)
+    response.headers["Retry-After"] = str(max(1, math.ceil(wait.total_seconds())))
+    return response
+
+
+async def _check_password(request: web.Request, username: str, password: str) -> Staff | None:
+    """The active staff member with this username and password; None otherwise."""
+    async with runtime_of(request).sessions() as db:
+        staff = await repo.find_staff_by_username(db, username=username) if username else None
+    if staff is None or not staff.active or not staff.password_hash:
+        await asyncio.to_thread(burn_time, password)
+        return None
+    if not await asyncio.to_thread(verify_password, password, staff.password_hash):
+        return None
+    return staff
+
+
+async def _signed_in(
+    request: web.Request, staff: Staff, target: str, *, method: str
+) -> web.Response:
+    runtime = runtime_of(request)
+    async with runtime.sessions() as db:
+        await repo.audit(
+            db,
+            at=runtime.clock.now(),
+            actor_id=staff.zalo_user_id,
+            action="dashboard_login",
+            method=method,
+            address=request.remote,
+        )
+        await db.commit()
+    response = _redirect(target)
+    start_session(request, response, staff.zalo_user_id)
+    return response
+
+
+# --- the one-time link --------------------------------------------------------------------------
+
+
+async def link_page(request: web.Request) -> web.StreamResponse:
+    """A confirmation button; the token is not used here."""
+    runtime = runtime_of(request)
+    digest = token_hash(request.match_info["token"])
+    async with runtime.sessions() as db:
+        token = await repo.usable_login_token(db, token_hash=digest, now=runtime.clock.now())
+        staff = await repo.get_staff(db, user_id=token.user_id) if token else None
+    if token is None or staff is None or not staff.active:
+        return _refused(request, inactive=staff is not None)
+    target = safe_next(request.query.get("next"))
+    return _page(request, "login_link.html", next=target, error=None, name=staff.name, token=token)
+
+
+async def link_login(request: web.Request) -> web.StreamResponse:
+    """Use the token (once) and sign its staff member in."""
+    runtime = runtime_of(request)
+    form = await request.post()
+    target = safe_next(form.get("next"))
+    if not _form_token_ok(request, form):
+        return _link_again(request, target)
+    async with runtime.sessions() as db:
+        user_id = await repo.use_login_token(
+            db, token_hash=token_hash(request.match_info["token"]), now=runtime.clock.now()
+        )
+        staff = await repo.get_staff(db, user_id=user_id) if user_id else None
+        await db.commit()
+    if staff is None or not staff.active:
+        return _refused(request, inactive=staff is not None)
+    return await _signed_in(request, staff, target, method="link")
+
+
+def _link_again(request: web.Request, target: str) -> web.Response:
+    """The confirmation page again, after a POST without the form cookie."""
+    return _page(
+        request, "login_link.html", status=403, next=target, error=STALE_FORM, name="", token=None
+    )
+
+
+def _refused(request: web.Request, *, inactive: bool) -> web.Response:
+    return render(
+        request,
+        "login_expired.html",
+        status=410,
+        title=("Link đăng nhập không dùng được", "Sign-in link not usable"),
+        inactive=inactive,
+    )
+
+
+# --- signing out --------------------------------------------------------------------------------
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    """Drop the session (CSRF-checked) and go to the sign-in form."""
+    check_csrf(request, await request.post())
+    response = _redirect("/login")
+    end_session(response)
+    return response
 
 
 def setup(app: web.Application) -> None:
     """Add this part's routes."""
+    app[THROTTLE] = Throttle()
+    app.router.add_get("/login", login_form)
+    app.router.add_post("/login", login_password)
+    app.router.add_get("/login/{token}", link_page)
+    app.router.add_post("/login/{token}", link_login)
+    app.router.add_post("/logout", logout)
