@@ -72,6 +72,9 @@ class Viewer:
         return self.role == "admin"
 
 
+VIEWER = web.RequestKey("viewer", Viewer | None)  # type: ignore[arg-type]
+
+
 # --- the session cookie ------------------------------------------------------------------------
 
 _RANDOM_SECRET = secrets.token_bytes(32)
@@ -146,8 +149,8 @@ def check_csrf(request: web.Request, form: Any) -> None:
 
 async def current_viewer(request: web.Request) -> Viewer | None:
     """The active staff member signed in on this request, if any."""
-    if "viewer" in request:
-        return request["viewer"]  # type: ignore[no-any-return]
+    if VIEWER in request:
+        return request[VIEWER]
     runtime = request.app[RUNTIME]
     user_id = read_session_cookie(runtime, request.cookies.get(COOKIE), runtime.clock.now())
     viewer = None
@@ -156,7 +159,7 @@ async def current_viewer(request: web.Request) -> Viewer | None:
             staff = await repo.get_staff(db, user_id=user_id)
         if staff is not None and staff.active:
             viewer = Viewer(staff.zalo_user_id, staff.name, staff.role)
-    request["viewer"] = viewer
+    request[VIEWER] = viewer
     return viewer
 
 
@@ -244,7 +247,7 @@ def render(
     title = context.pop("title", ("", ""))
     if isinstance(title, tuple):
         title = t(*title)
-    viewer = request.get("viewer")
+    viewer = request.get(VIEWER)
     html = ENV.get_template(template).render(
         t=t,
         when=when,
