@@ -1,9 +1,52 @@
-"""Dashboard part: overview (to be written)."""
+"""Dashboard: the overview, what needs attention now in the groups the viewer sees."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time, timedelta
+
 from aiohttp import web
+
+from bot.web.core import Viewer, page, render, runtime_of
+from bot.web.display import labeler, namer
+from bot.web.queries import staff_by_id
+from bot.web.queries_care import care_due
+from bot.web.queries_overview import (
+    breaches_between,
+    open_clocks,
+    open_incidents,
+    overdue_clocks,
+    payments_waiting,
+)
+
+
+@page()
+async def overview(request: web.Request, viewer: Viewer) -> web.StreamResponse:
+    """Cards and the most urgent open clocks, breaches, payments, incidents and care."""
+    runtime = runtime_of(request)
+    tz, now = runtime.settings.tz, runtime.clock.now()
+    today = now.astimezone(tz).date()
+    start = datetime.combine(today, time(0), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(today + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+    async with runtime.sessions() as db:
+        lists = {
+            "clocks": await open_clocks(db, viewer),
+            "overdue": await overdue_clocks(db, viewer, now),
+            "breaches": await breaches_between(db, viewer, start, end),
+            "payments": await payments_waiting(db, viewer),
+            "incidents": await open_incidents(db, viewer),
+            "care": await care_due(db, viewer, today, runtime.settings.care_mode),
+            "who": namer(await staff_by_id(db)),
+        }
+    return render(
+        request,
+        "overview.html",
+        title=("Tổng quan", "Overview"),
+        label=labeler(request),
+        today=today,
+        **lists,
+    )
 
 
 def setup(app: web.Application) -> None:
     """Add this part's routes."""
+    app.router.add_get("/dashboard", overview)
