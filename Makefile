@@ -5,8 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+# Browser tests drive Debian's Chromium (never `playwright install`: it downloads a browser).
+CHROMIUM_PATH ?= /usr/bin/chromium
+export CHROMIUM_PATH
 
-.PHONY: run test test-sqlite test-pg install migrate migration bench lint clean
+.PHONY: run test test-sqlite test-pg install migrate migration bench lint clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +34,22 @@ test: test-sqlite
 		echo "== PostgreSQL run SKIPPED: no PostgreSQL server answers at $(PG_TEST_URL) =="; \
 	fi
 
-test-sqlite: $(STAMP)
+test-sqlite: $(STAMP) chromium
 	@echo "== SQLite run =="
 	env -u TEST_DATABASE_URL $(BIN)/python -m pytest
+
+# Installs Chromium for the browser tests when it is missing and we are root on Debian;
+# otherwise says so and goes on (the browser tests are then skipped, with the reason).
+chromium:
+	@if [ -x "$(CHROMIUM_PATH)" ]; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "== Installing Chromium for the browser tests (apt-get install chromium) =="; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+			|| echo "== Could not install Chromium: the browser tests will be skipped =="; \
+	else \
+		echo "== No Chromium at $(CHROMIUM_PATH) (install it as root: apt-get install -y chromium): the browser tests will be skipped =="; \
+	fi
 
 test-pg: $(STAMP)
 	TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/python -m pytest

@@ -1,9 +1,288 @@
-"""Dashboard part: simulator (to be written)."""
+"""The simulator (local mode only): a pretend Zalo group in the browser, on the real pipeline.
+
+GET  /sim         the page: group, identity picker, feed, composer, clock and side panels
+GET  /sim/feed    JSON: the group's messages (and the identity's 1:1 ones) after a row id,
+                  the open SLA clocks, payments, stage and the simulated time
+POST /sim/send    {"group", "sender", "text", "quote_msg_id"?, "direct"?}: a signed event to
+                  this server's own /zalo/webhook
+POST /sim/clock   {"minutes"}: move the adjustable clock forward, act on what became due
+
+Every route is 404 outside local mode. The POSTs need a JSON body, the header `X-Sim: 1` and,
+when the browser sends one, an Origin of this host: a form on another website can send none
+of these without a CORS preflight, which this server never answers.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
 from aiohttp import web
+
+from bot.appkeys import RUNTIME
+from bot.runtime import Runtime
+from bot.web import sim_data, sim_events
+from bot.web.core import language, render
+from bot.web.sim_data import CUSTOMER_ID
+from storage import repo
+
+DEFAULT_GROUP = "sim-group-1"
+GROUP_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+MAX_TEXT = 2000
+MAX_MINUTES = 366 * 24 * 60
+WORDS = {  # what the simulator answers, (Vietnamese, English)
+    "bad_group": (
+        "Mã nhóm: 1-64 ký tự chữ, số, '-', '_' hoặc '.'",
+        "Group id: 1-64 letters, digits, '-', '_' or '.'",
+    ),
+    "origin": ("Yêu cầu từ trang web khác bị từ chối", "Requests from other websites are refused"),
+    "x_sim": ("Thiếu header X-Sim: 1", "Missing header X-Sim: 1"),
+    "json_type": ("Cần Content-Type: application/json", "Content-Type must be application/json"),
+    "json_body": ("Nội dung phải là một đối tượng JSON", "The body must be a JSON object"),
+    "text": ("Nhập tin nhắn (tối đa 2000 ký tự)", "Type a message (2000 characters at most)"),
+    "quote": ("Tin được trả lời không hợp lệ", "quote_msg_id must be a msg_id from the feed"),
+    "sender": (
+        "Người gửi phải là khách hàng hoặc một nhân viên đang làm việc",
+        "The sender must be the customer or an active staff member",
+    ),
+    "webhook": ("Webhook không nhận tin", "The webhook did not take the message"),
+    "minutes": (
+        f"Số phút: số nguyên từ 1 đến {MAX_MINUTES}",
+        f"minutes: a whole number from 1 to {MAX_MINUTES}",
+    ),
+    "clock": (
+        "Không tua được đồng hồ này: chỉ đồng hồ điều chỉnh được của chế độ local (make run)"
+        " mới tua tới được",
+        "This clock cannot be moved: only local mode's adjustable clock (make run) can jump",
+    ),
+}
 
 
 def setup(app: web.Application) -> None:
-    """Add this part's routes."""
+    """Add the simulator's routes (they answer 404 unless the service is in local mode)."""
+    app[sim_events.SIM_STATE] = sim_events.SimState()
+    app.router.add_get("/sim", sim_page)
+    app.router.add_get("/sim/feed", sim_feed)
+    app.router.add_post("/sim/send", sim_send)
+    app.router.add_post("/sim/clock", sim_clock)
+
+
+def _say(request: web.Request, key: str) -> str:
+    return sim_data.pick(language(request), *WORDS[key])
+
+
+def _fail(status: int, message: str) -> web.Response:
+    return web.json_response({"ok": False, "message": message}, status=status)
+
+
+def _refuse(request: web.Request, error: type[web.HTTPException], key: str) -> web.HTTPException:
+    body = json.dumps({"ok": False, "message": _say(request, key)}, ensure_ascii=False)
+    return error(text=body, content_type="application/json")
+
+
+def _local(request: web.Request) -> Runtime:
+    runtime = request.app[RUNTIME]
+    if not runtime.settings.local_mode:
+        raise web.HTTPNotFound()
+    return runtime
+
+
+def _group_param(request: web.Request, value: str | None) -> str:
+    group_id = (value or DEFAULT_GROUP).strip()
+    if not GROUP_ID.fullmatch(group_id):
+        raise _refuse(request, web.HTTPBadRequest, "bad_group")
+    return group_id
+
+
+def _int_param(request: web.Request, name: str) -> int:
+    try:
+        return max(int(request.query.get(name, "0")), 0)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"{name}: a whole number") from None
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The POST body, only from this page: JSON, `X-Sim: 1`, and a same-host Origin if any."""
+    origin = request.headers.get("Origin")
+    if origin is not None and urlsplit(origin).netloc != request.host:
+        raise _refuse(request, web.HTTPForbidden, "origin")
+    if request.headers.get("X-Sim") != "1":
+        raise _refuse(request, web.HTTPForbidden, "x_sim")
+    if request.content_type != "application/json":
+        raise _refuse(request, web.HTTPForbidden, "json_type")
+    try:
+        data = json.loads(await request.text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = None
+    if not isinstance(data, dict):
+        raise _refuse(request, web.HTTPBadRequest, "json_body")
+    return data
+
+
+# --- the page ----------------------------------------------------------------------------------
+
+
+async def sim_page(request: web.Request) -> web.Response:
+    """The simulator page; the feed and panels fill in from /sim/feed."""
+    runtime = _local(request)
+    group_id = _group_param(request, request.query.get("group"))
+    async with runtime.sessions() as db:
+        staff = await repo.list_staff(db)
+        groups = await sim_data.group_ids(db)
+    if group_id not in groups:
+        groups.insert(0, group_id)
+    return render(
+        request,
+        "sim.html",
+        title=("Mô phỏng nhóm Zalo", "Zalo group simulator"),
+        group_id=group_id,
+        groups=groups,
+        staff=staff,
+        customer_id=CUSTOMER_ID,
+    )
+
+
+# --- the feed ----------------------------------------------------------------------------------
+
+
+async def sim_feed(request: web.Request) -> web.Response:
+    """New messages of the group and of the identity's 1:1 chat, plus every side panel."""
+    runtime = _local(request)
+    group_id = _group_param(request, request.query.get("group"))
+    user_id = request.query.get("user", CUSTOMER_ID)[:64]
+    after, dm_after = _int_param(request, "after"), _int_param(request, "dm_after")
+    lang, tz, now = language(request), runtime.settings.tz, runtime.clock.now()
+    async with runtime.sessions() as db:
+        who = await sim_data.people(db, lang)
+        feed = await sim_data.group_feed(db, group_id=group_id, after=after)
+        direct = await sim_data.direct_feed(db, user_id=user_id, after=dm_after)
+        body = {
+            "ok": True,
+            "group": group_id,
+            "clock": clock_view(request),
+            "messages": await sim_data.message_views(db, feed, who, tz),
+            "dm": await sim_data.message_views(db, direct, who, tz),
+            "sla": await sim_data.sla_panel(db, group_id=group_id, now=now, who=who, tz=tz),
+            "payments": await sim_data.payments_panel(db, group_id=group_id, lang=lang),
+            "stage": await sim_data.stage_panel(db, group_id=group_id, who=who),
+        }
+    body["last_id"] = max([after, *[m["id"] for m in body["messages"]]])
+    body["dm_last_id"] = max([dm_after, *[m["id"] for m in body["dm"]]])
+    return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+
+def clock_offset(request: web.Request) -> timedelta:
+    """How far the business clock is ahead of real time (a frozen clock: what /sim moved it)."""
+    offset = getattr(request.app[RUNTIME].clock, "offset", None)
+    if isinstance(offset, timedelta):
+        return offset
+    return request.app[sim_events.SIM_STATE].advanced
+
+
+def clock_view(request: web.Request) -> dict[str, Any]:
+    """The simulated time in the company's time zone and its distance from real time."""
+    runtime, lang = request.app[RUNTIME], language(request)
+    now, offset = runtime.clock.now(), clock_offset(request)
+    return {
+        "now": now.isoformat(),
+        "local": sim_data.local_time(now, runtime.settings.tz, lang, seconds=True),
+        "offset_minutes": int(offset.total_seconds() // 60),
+        "offset": sim_data.offset_label(offset, lang),
+        "movable": callable(getattr(runtime.clock, "advance", None)),
+    }
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendArgs:
+    group_id: str
+    sender: str
+    text: str
+    quote_msg_id: str | None
+    direct: bool  # a 1:1 message to the OA instead of a group message
+
+
+def _send_args(data: dict[str, Any]) -> SendArgs:
+    """The fields of a /sim/send body; ValueError names the WORDS key of what is wrong."""
+    text, quote = data.get("text"), data.get("quote_msg_id") or None
+    group_id = str(data.get("group") or DEFAULT_GROUP)
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
+        raise ValueError("text")
+    if quote is not None and (not isinstance(quote, str) or len(quote) > 100):
+        raise ValueError("quote")
+    if not GROUP_ID.fullmatch(group_id):
+        raise ValueError("bad_group")
+    return SendArgs(group_id, str(data.get("sender") or ""), text, quote, bool(data.get("direct")))
+
+
+async def _is_identity(runtime: Runtime, user_id: str) -> bool:
+    """The simulated customer or an active staff member."""
+    if user_id == CUSTOMER_ID:
+        return True
+    async with runtime.sessions() as db:
+        staff = await repo.get_staff(db, user_id=user_id)
+    return staff is not None and staff.active
+
+
+async def sim_send(request: web.Request) -> web.Response:
+    """Type a message as someone: a signed event through this server's own webhook."""
+    runtime = _local(request)
+    try:
+        args = _send_args(await read_json(request))
+    except ValueError as exc:
+        return _fail(400, _say(request, str(exc)))
+    if not await _is_identity(runtime, args.sender):
+        return _fail(400, _say(request, "sender"))
+    try:
+        msg_id, created = await _post_message(request, runtime, args)
+    except (sim_events.WebhookRefused, OSError) as exc:
+        return _fail(502, f"{_say(request, 'webhook')}: {exc}")
+    await sim_events.settle(runtime)
+    return web.json_response({"ok": True, "msg_id": msg_id, "group_created": created})
+
+
+async def _post_message(request: web.Request, runtime: Runtime, args: SendArgs) -> tuple[str, bool]:
+    """Set the group up if it is new, then post the message; its msg_id and whether it was."""
+    url = sim_events.webhook_url(request)
+    created = False
+    if not args.direct:
+        state = request.app[sim_events.SIM_STATE]
+        created = await sim_events.ensure_group(runtime, state, url, args.group_id)
+    event = sim_events.message_event(
+        runtime,
+        group_id=None if args.direct else args.group_id,
+        sender_id=args.sender,
+        text=args.text,
+        quote_msg_id=None if args.direct else args.quote_msg_id,
+    )
+    await sim_events.post_event(runtime, url, event)
+    return str(event["message"]["msg_id"]), created
+
+
+# --- the clock ---------------------------------------------------------------------------------
+
+
+async def sim_clock(request: web.Request) -> web.Response:
+    """Move the clock forward by `minutes`, then act on every deadline that became due."""
+    runtime = _local(request)
+    minutes = (await read_json(request)).get("minutes")
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 < minutes <= MAX_MINUTES:
+        return _fail(400, _say(request, "minutes"))
+    advance = getattr(runtime.clock, "advance", None)
+    try:
+        if not callable(advance):
+            raise ValueError("the service runs on the real clock")
+        advance(minutes=minutes)
+        request.app[sim_events.SIM_STATE].advanced += timedelta(minutes=minutes)
+    except ValueError as exc:
+        return _fail(409, f"{_say(request, 'clock')} ({exc})")
+    queued = await runtime.tick()
+    runtime.outbox.wake()
+    await sim_events.settle(runtime)
+    return web.json_response({"ok": True, "queued": queued, "clock": clock_view(request)})

@@ -1,0 +1,1 @@
+"""Browser tests: the real app on a real port, driven by Chromium through Playwright."""
