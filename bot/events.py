@@ -210,19 +210,49 @@ def parse_event(body: dict[str, Any]) -> ZaloEvent:
         if kind is Kind.GROUP_MESSAGE and not group_id:
             raise EventError("missing recipient.id (the group id)")
     text = message.get("text")
-    return ZaloEvent(
+    event = ZaloEvent(
         name=name,
         kind=kind,
         timestamp=str(timestamp),
         sender_id=sender,
         group_id=group_id,
         msg_id=_id(message, "msg_id"),
-        text=text if isinstance(text, str) else None,
+        text=clean_text(text) if isinstance(text, str) else None,
         quote_msg_id=_id(message, "quote_msg_id"),
         attachments=_attachments(message),
-        member_ids=_members(body) if kind in (Kind.MEMBER_JOINED, Kind.MEMBER_LEFT) else (),
+        member_ids=tuple(m for m in _members(body) if _usable(m, ID_CHARS))
+        if kind in (Kind.MEMBER_JOINED, Kind.MEMBER_LEFT)
+        else (),
         raw=body,
     )
+    _check_ids(event)
+    return event
+
+
+ID_CHARS = 64  # a user or group id, as the tables hold it
+MSG_ID_CHARS = 100  # a message id or an event name
+
+
+def _usable(value: str, limit: int) -> bool:
+    return len(value) <= limit and value.isprintable()
+
+
+def _check_ids(event: ZaloEvent) -> None:
+    """EventError unless every id fits its column: such an event is kept and marked invalid."""
+    for what, value, limit in (
+        ("event_name", event.name, MSG_ID_CHARS),
+        ("sender.id", event.sender_id, ID_CHARS),
+        ("the group id", event.group_id, ID_CHARS),
+        ("message.msg_id", event.msg_id, MSG_ID_CHARS),
+        ("message.quote_msg_id", event.quote_msg_id, MSG_ID_CHARS),
+    ):
+        if value is not None and not _usable(value, limit):
+            raise EventError(f"{what} is not a usable id (up to {limit} printable characters)")
+
+
+def clean_text(text: str) -> str:
+    """`text` as every database can store it: NUL and lone surrogates become replacements."""
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 
 def dedupe_key(body: dict[str, Any], raw_body: bytes) -> str:

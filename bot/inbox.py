@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlmodel import col, select
 
 from bot.dispatch import Deps, process_event
-from bot.events import EventError, load_body, parse_event
+from bot.events import EventError, clean_text, load_body, parse_event
 from bot.metrics import Metrics
 from bot.worker import run_forever, stop_after_pass
 from storage import repo
@@ -44,7 +44,7 @@ class Inbox:
         """Insert the raw event unless its key is already there; True when it is new."""
         values = {
             "dedupe_key": key,
-            "event_name": event_name[:100],
+            "event_name": clean_text(event_name)[:100],
             "body": body.decode("utf-8"),
             "received_at": now,
             "status": "pending",
