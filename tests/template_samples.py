@@ -485,4 +485,35 @@ SAMPLES.update(
 )
 
 # --- customer data export and deletion ---
-SAMPLES.update({})
+_PLAN = {"profile": 1, "messages": 12, "interactions": 2, "care_logs": 1, "incidents": 1}
+_KEPT = {"payments": 2, "orders": 1, "sla_clocks": 5, "ratings": 1}
+SAMPLES.update(
+    {
+        "privacy_export_ready": {"user_id": "1000000000000000008"},
+        "privacy_export_link": {
+            "url": "http://localhost:8080/dashboard/exports/g.json",
+            "group_id": "g",
+            "customer": {"name": "Công ty Minh Phát"},
+            "messages": 120,
+            "orders": 2,
+            "payments": 3,
+            "incidents": 1,
+        },
+        "privacy_unknown_group": {"group_id": "g", "user_id": "1"},
+        "privacy_erase_confirm": {
+            "group_id": "g",
+            "plan": {**_PLAN, "payments": 1},
+            "kept": _KEPT,
+            "minutes": 10,
+            "expires_at": T,
+            "user_id": "1000000000000000008",
+        },
+        "privacy_erase_expired": {"group_id": "g", "minutes": 10, "user_id": "1"},
+        "privacy_erased": {
+            "group_id": "g",
+            "counts": {**_PLAN, "payments": 1, "raw_events": 12, "masked": 4},
+            "kept": _KEPT,
+        },
+        "privacy_erase_nothing": {"group_id": "g", "erased_at": T},
+    }
+)
