@@ -16,7 +16,7 @@ import pytest
 
 from bot.web.core import make_session_cookie
 from bot.web.queries_groups import page_of
-from storage.models import Group
+from storage.models import Group, Message
 from tests.conftest import ADMIN_TOKEN, START
 from tests.support import (
     ACCOUNTANT,
@@ -163,6 +163,21 @@ async def test_warehouse_sees_the_groups_they_are_in(bot):
     assert (await fetch(bot, f"/dashboard/groups/{OTHER}", WAREHOUSE))[0] == 200
 
 
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/dashboard/groups/%00", 404),
+        ("/dashboard/groups/" + "x" * 300, 404),
+        ("/dashboard/staff/%00", 404),
+        ("/dashboard/groups?q=%00%ED%A0%80&page=%C2%B2", 200),
+        (f"/dashboard/groups/{GROUP}?q=%00&page=-1", 404),
+        (f"/dashboard/staff/{SALES}?days=%C2%B2", 200),
+    ],
+)
+async def test_odd_input_is_never_a_500(bot, path, status):
+    assert (await fetch(bot, path))[0] == status
+
+
 async def test_english_on_request(bot):
     overview = await page(bot, "/dashboard?lang=en")
     assert "Customers waiting for an answer" in overview.text("open-clocks")
@@ -264,6 +279,28 @@ async def test_the_group_list_pages_by_fifty(bot):
     assert not set(first.values("groups", "data-group")) & set(
         second.values("groups", "data-group")
     )
+
+
+async def test_the_transcript_shows_the_latest_200_newest_last_and_pages_back(bot):
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    async with bot.runtime.sessions() as db:
+        db.add(Group(group_id=GROUP, name="Minh Phát", created_at=start, updated_at=start))
+        for i in range(205):
+            db.add(
+                Message(
+                    msg_id=f"m{i}", group_id=GROUP, user_id=CUSTOMER, direction="in",
+                    sender_kind="customer", event_name="user_send_group_text",
+                    text=f"tin số {i}", sent_at=start + timedelta(minutes=i),
+                )
+            )  # fmt: skip
+        await db.commit()
+    latest = await page(bot, f"/dashboard/groups/{GROUP}")
+    texts = re.findall(r"tin số (\d+)", latest.text("transcript"))
+    assert texts == [str(i) for i in range(5, 205)]
+    [older] = latest.find("transcript-pages", rel="next")
+    assert older["href"] == "?page=2#transcript"
+    rest = await page(bot, f"/dashboard/groups/{GROUP}?page=2")
+    assert re.findall(r"tin số (\d+)", rest.text("transcript")) == ["0", "1", "2", "3", "4"]
 
 
 @pytest.mark.parametrize(
@@ -384,6 +421,7 @@ async def test_a_staff_page_draws_charts_and_lists_violations(bot):
     assert len(svgs) == 3 and all(s["role"] == "img" and s["viewbox"] for s in svgs)
     assert "chart-empty" not in svgs[0]["class"]
     assert person.values("violations", "data-kind") == ["sla_breach"]
+    assert "Công ty Minh Phát" in person.text("violations")
     week = await page(bot, f"/dashboard/staff/{SALES}?days=7", SALES)
     assert [e for e in week.find("days") if e.get("aria-current")][0]["href"] == "?days=7"
 

@@ -1,6 +1,6 @@
 """Charts drawn on the server as inline SVG: pure functions from points to markup, no library.
 
-A chart has a fixed viewBox (600x240) and scales to its container, so it fits a phone. The y
+A chart has a fixed viewBox (480x220) and scales to its container, so it fits a phone. The y
 axis starts at 0 and ends at `y_max`, or at a round number above the largest value; x labels
 are thinned so they never overlap. A None value is a gap: the line breaks there and the bar is
 missing. Without any value the chart is an empty frame that says so. Every text is escaped.
@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 
 Point = tuple[str, float | None]
-WIDTH, HEIGHT = 600, 240
-LEFT, RIGHT, TOP, BOTTOM = 46, 12, 16, 34
-MAX_X_LABELS = 8
-TICKS = 4
+WIDTH, HEIGHT = 480, 220
+LEFT, RIGHT, TOP, BOTTOM = 44, 10, 14, 30
+MAX_X_LABELS = 6
+MAX_TICKS = 6  # gridlines, 0 included
+FONT = 13
 INK, MUTED, GRID, BRAND = "#1d2733", "#5f6b7a", "#dde3ea", "#0068ff"
 
 
@@ -42,13 +43,23 @@ class Frame:
         return (WIDTH - LEFT - RIGHT) / max(self.slots, 1)
 
 
-def nice_max(values: Sequence[float | None]) -> float:
-    """A round axis top at or above every value: 1, 2, 2.5 or 5 times a power of ten."""
-    top = max((v for v in values if v is not None), default=0.0)
-    if top <= 0:
+def nice(value: float) -> float:
+    """The round number at or above `value`: 1, 2, 2.5 or 5 times a power of ten."""
+    if value <= 0:
         return 1.0
-    power = 10 ** math.floor(math.log10(top))
-    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= top)
+    power = 10 ** math.floor(math.log10(value))
+    return next(round(m * power, 12) for m in (1, 2, 2.5, 5, 10) if m * power >= value)
+
+
+def nice_max(values: Sequence[float | None]) -> float:
+    """A round axis top at or above every value."""
+    return nice(max((v for v in values if v is not None), default=0.0))
+
+
+def ticks(y_max: float) -> list[float]:
+    """Gridline values from 0 to y_max in round steps, at most MAX_TICKS of them."""
+    step = nice(y_max / (MAX_TICKS - 1))
+    return [round(i * step, 12) for i in range(int(y_max / step + 1e-9) + 1)]
 
 
 def segments(points: Sequence[Point], frame: Frame) -> list[list[tuple[float, float]]]:
@@ -142,25 +153,21 @@ def _svg(title: str, unit: str, points: Sequence[Point], frame: Frame, body: lis
 
 
 def _grid(frame: Frame, unit: str) -> list[str]:
-    lines = []
-    for step in range(TICKS + 1):
-        value = frame.y_max * step / TICKS
-        y = frame.y(value)
-        lines.append(
-            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y}" y2="{y}" stroke="{GRID}"/>'
-            f'<text x="{LEFT - 6}" y="{y + 4}" text-anchor="end" font-size="11" '
-            f'fill="{MUTED}">{number(value)}{escape(unit)}</text>'
-        )
-    return lines
+    return [
+        f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{frame.y(v)}" y2="{frame.y(v)}" '
+        f'stroke="{GRID}"/><text x="{LEFT - 5}" y="{frame.y(v) + 4}" text-anchor="end" '
+        f'font-size="{FONT}" fill="{MUTED}">{number(v)}{escape(unit)}</text>'
+        for v in ticks(frame.y_max)
+    ]
 
 
 def _x_labels(points: Sequence[Point], frame: Frame) -> list[str]:
     step = math.ceil(len(points) / MAX_X_LABELS)
     return [
         f'<text x="{frame.x(i)}" y="{HEIGHT - BOTTOM + 18}" text-anchor="middle" '
-        f'font-size="11" fill="{MUTED}">{escape(label)}</text>'
+        f'font-size="{FONT}" fill="{MUTED}">{escape(label)}</text>'
         for i, (label, _) in enumerate(points)
-        if i % step == 0
+        if (len(points) - 1 - i) % step == 0  # counted from the end: the latest is labelled
     ]
 
 
@@ -169,6 +176,6 @@ def _empty(title: str, note: str) -> Markup:
         _open(title, "chart-svg chart-empty")
         + f'<rect x="{LEFT}" y="{TOP}" width="{WIDTH - LEFT - RIGHT}" '
         f'height="{HEIGHT - TOP - BOTTOM}" fill="none" stroke="{GRID}"/>'
-        f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" font-size="14" '
+        f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" font-size="{FONT + 2}" '
         f'fill="{INK}">{escape(note)}</text></svg>'
     )

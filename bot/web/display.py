@@ -87,4 +87,4 @@ def forbidden(request: web.Request) -> web.Response:
 def page_number(request: web.Request) -> int:
     """?page=N as a number from 1 (anything else is page 1)."""
     raw = request.query.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < len(raw) < 7 else 1
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) < 7 else 1

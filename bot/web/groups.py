@@ -12,7 +12,7 @@ from aiohttp import web
 
 from bot.web.core import Viewer, page, render, runtime_of
 from bot.web.display import compact, labeler, namer, not_found, page_number, with_mentions
-from bot.web.queries import may_see, search_text, staff_by_id
+from bot.web.queries import may_see, plain_id, search_text, staff_by_id
 from bot.web.queries_groups import group_list, group_sections, is_member, transcript
 from storage import repo
 
@@ -44,7 +44,7 @@ async def group(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     group_id = request.match_info["group_id"]
     q = search_text(request.query.get("q"))
     async with runtime.sessions() as db:
-        found = await repo.get_group(db, group_id=group_id)
+        found = await repo.get_group(db, group_id=group_id) if plain_id(group_id) else None
         member = found is not None and await is_member(
             db, group_id=group_id, user_id=viewer.user_id
         )

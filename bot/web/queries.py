@@ -106,9 +106,19 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
+def printable(raw: str | None) -> str:
+    """`raw` without control characters or lone surrogates (PostgreSQL refuses NUL)."""
+    return "".join(c for c in raw or "" if unicodedata.category(c) not in ("Cc", "Cs"))
+
+
 def search_text(raw: str | None) -> str:
     """The search words as typed, normalised (NFC, trimmed, at most 100 characters)."""
-    return unicodedata.normalize("NFC", (raw or "").strip())[:100]
+    return unicodedata.normalize("NFC", printable(raw).strip())[:100]
+
+
+def plain_id(value: str) -> bool:
+    """Whether `value` can be a stored Zalo id (a group's or a person's)."""
+    return 0 < len(value) <= 64 and printable(value) == value
 
 
 def contains(db: AsyncSession, column: Any, text: str) -> ColumnElement[bool]:
@@ -118,3 +128,13 @@ def contains(db: AsyncSession, column: Any, text: str) -> ColumnElement[bool]:
     if db.bind.dialect.name == "sqlite":
         return col(column).op("GLOB")(_glob(text))  # type: ignore[no-any-return]
     return col(column).ilike(_like(text), escape="\\")
+
+
+async def group_names(db: AsyncSession, group_ids: set[str]) -> dict[str, str]:
+    """Display names of these groups (their name, else their customer's), in one query."""
+    query = (
+        select(Group.group_id, func.coalesce(Group.name, Customer.name, Group.group_id))
+        .join(Customer, col(Customer.id) == Group.customer_id, isouter=True)
+        .where(col(Group.group_id).in_(group_ids))
+    )
+    return {gid: name for gid, name in (await db.exec(query)).all()}

@@ -12,8 +12,8 @@ from aiohttp import web
 
 from bot.web import charts, series
 from bot.web.core import Viewer, page, render, runtime_of
-from bot.web.display import forbidden, labeler, namer, not_found
-from bot.web.queries import staff_by_id
+from bot.web.display import forbidden, labeler, not_found
+from bot.web.queries import group_names, plain_id, staff_by_id
 from bot.web.queries_staff import (
     clocks_of,
     feedback_of,
@@ -63,18 +63,18 @@ async def staff_detail(request: web.Request, viewer: Viewer) -> web.StreamRespon
     if not viewer.is_head and staff_id != viewer.user_id:
         return forbidden(request)
     raw = request.query.get("days", "")
-    days = int(raw) if raw.isdigit() and int(raw) in CHART_DAYS else TABLE_DAYS
+    days = next((n for n in CHART_DAYS if str(n) == raw), TABLE_DAYS)
     tz = runtime.settings.tz
     first, start, end = window(runtime.clock.now(), tz, days)
     async with runtime.sessions() as db:
-        person = await repo.get_staff(db, user_id=staff_id)
+        person = await repo.get_staff(db, user_id=staff_id) if plain_id(staff_id) else None
         if person is None:
             return not_found(request)
         clocks = await clocks_of(db, staff_id, start, end)
         violations = await violations_of(db, staff_id, start, end)
         ratings = await ratings_of(db, staff_id, start, end)
         feedback = await feedback_of(db, staff_id)
-        who = namer(await staff_by_id(db))
+        groups = await group_names(db, {v.group_id for v in violations if v.group_id})
     return render(
         request,
         "staff_detail.html",
@@ -89,10 +89,10 @@ async def staff_detail(request: web.Request, viewer: Viewer) -> web.StreamRespon
         violations=violations,
         ratings=ratings,
         feedback=feedback,
+        groups=groups,
         line_chart=charts.line_chart,
         bar_chart=charts.bar_chart,
         label=labeler(request),
-        who=who,
     )
 
 
