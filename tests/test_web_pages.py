@@ -459,7 +459,14 @@ async def test_an_unknown_report_is_a_404_page(bot):
 
 
 @pytest.mark.parametrize(
-    "query", ["from=2026-13-01", "to=yesterday", "from=2026-11-20&to=2026-11-01", "from=%00"]
+    "query",
+    [
+        "from=2026-13-01",
+        "to=yesterday",
+        "from=2026-11-20&to=2026-11-01",
+        "from=%00",
+        "to=9999-12-31",
+    ],
 )
 async def test_bad_dates_show_the_page_with_an_error(bot, query):
     for path in ("/dashboard/reports", "/dashboard/reports/care", "/dashboard/reports/care.csv"):

@@ -24,6 +24,7 @@ from bot.web.report_labels import COLUMNS, MONEY, PERCENT, TITLES, VALUE_LABELS
 
 READERS = ("sales_head", "admin", "accountant", "chief_accountant")
 MAX_ROWS = 500  # on the page; the CSV has every row
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # beyond them a date is a typo (and 9999-12-31 + 1 overflows)
 Cell = Callable[[Row, str], str]
 
 
@@ -47,12 +48,15 @@ def period(query: Mapping[str, str], today: date) -> tuple[date, date]:
 def _date(query: Mapping[str, str], key: str) -> date | None:
     raw = (query.get(key) or "").strip()
     try:
-        return date.fromisoformat(raw) if raw else None
+        day = date.fromisoformat(raw) if raw else None
     except ValueError:
+        day = date.min  # unreadable: the year check below refuses it
+    if day is not None and not FIRST_YEAR <= day.year <= LAST_YEAR:
         raise PeriodError(
-            f"Ngày không hợp lệ ({key}): cần dạng YYYY-MM-DD.",
-            f"Bad date ({key}): use YYYY-MM-DD.",
-        ) from None
+            f"Ngày không hợp lệ ({key}): cần dạng YYYY-MM-DD, năm {FIRST_YEAR}–{LAST_YEAR}.",
+            f"Bad date ({key}): use YYYY-MM-DD, years {FIRST_YEAR}-{LAST_YEAR}.",
+        )
+    return day
 
 
 def bounds(first: date, last: date, request: web.Request) -> tuple[datetime, datetime]:
