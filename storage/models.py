@@ -69,6 +69,7 @@ class Group(SQLModel, table=True):
 
 class GroupMember(SQLModel, table=True):
     __tablename__ = "group_members"
+    __table_args__ = (Index("ix_group_members_user", "user_id"),)
     group_id: str = Field(primary_key=True, max_length=64)
     user_id: str = Field(primary_key=True, max_length=64)
     joined_at: datetime = _utc()
@@ -191,6 +192,7 @@ class SlaClock(SQLModel, table=True):
     __tablename__ = "sla_clocks"
     __table_args__ = (
         Index("ix_sla_clocks_due", "next_due_at"),
+        Index("ix_sla_clocks_owner_opened", "owner_id", "opened_at"),
         Index(
             "ux_sla_clocks_open_group",
             "group_id",
@@ -247,6 +249,7 @@ class Payment(SQLModel, table=True):
     """A payment or a credit term waiting for accounting's decision."""
 
     __tablename__ = "payments"
+    __table_args__ = (Index("ix_payments_status_requested", "status", "requested_at"),)
     id: int | None = Field(default=None, primary_key=True)
     group_id: str = Field(max_length=64, index=True)
     kind: str = Field(default="payment", max_length=10)  # payment|credit
@@ -270,7 +273,10 @@ class Incident(SQLModel, table=True):
     """A customer problem (wrong, missing or damaged goods, late delivery, payment, complaint)."""
 
     __tablename__ = "incidents"
-    __table_args__ = (Index("ix_incidents_due", "next_due_at"),)
+    __table_args__ = (
+        Index("ix_incidents_due", "next_due_at"),
+        Index("ix_incidents_status", "status"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     group_id: str = Field(max_length=64, index=True)
     type: str = Field(max_length=20)
