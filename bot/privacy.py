@@ -40,7 +40,7 @@ from collections.abc import AsyncIterator, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal, or_, update
+from sqlalchemy import bindparam, func, literal, or_, update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -413,11 +413,27 @@ async def _mask_details(db: AsyncSession, group_id: str, idents: list[str]) -> i
         column = getattr(model, field)
         query = select(model.id, column, *([AuditEntry.action] if model is AuditEntry else []))
         async for rows in _core_pages(db, query.where(model.group_id == group_id), model.id):
-            for row in rows:
-                clean = scrub(row[1], idents, _blank_keys(model, row))
-                if clean != row[1]:
-                    masked += await _update(db, model, [model.id == row[0]], **{field: clean})
+            cleaned = (
+                (row[0], row[1], scrub(row[1], idents, _blank_keys(model, row))) for row in rows
+            )
+            changed = [(i, new) for i, old, new in cleaned if new != old]
+            masked += await _update_many(db, model, field, changed)
     return masked
+
+
+async def _update_many(
+    db: AsyncSession, model: Any, field: str, rows: list[tuple[int, Any]]
+) -> int:
+    """Set `field` of each (id, value) in one executemany."""
+    if not rows:
+        return 0
+    table = model.__table__
+    statement = (
+        update(table).where(table.c.id == bindparam("row_id")).values({field: bindparam("value")})
+    )
+    connection = await db.connection()
+    await connection.execute(statement, [{"row_id": i, "value": v} for i, v in rows])
+    return len(rows)
 
 
 async def _core_pages(db: AsyncSession, query: Any, key: Any) -> AsyncIterator[list[Any]]:
@@ -442,10 +458,13 @@ async def _erase_raw_events(db: AsyncSession, group_id: str, idents: list[str]) 
         query = select(InboxEvent.id, InboxEvent.dedupe_key, InboxEvent.body).where(
             col(InboxEvent.dedupe_key).in_(list(kinds))
         )
-        for inbox_id, key, body in (await db.exec(query)).all():
-            clean = _clean_body(body, kinds[key] == "customer", idents)
-            if clean != body:
-                erased += await _update(db, InboxEvent, [InboxEvent.id == inbox_id], body=clean)
+        found = (await db.exec(query)).all()
+        cleaned = [
+            (i, body, _clean_body(body, kinds[key] == "customer", idents)) for i, key, body in found
+        ]
+        erased += await _update_many(
+            db, InboxEvent, "body", [(i, new) for i, old, new in cleaned if new != old]
+        )
     return erased
 
 
