@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import openapi
 from bot.appkeys import RUNTIME
 from bot.rules import incidents, payment_gate, sla
 from storage import repo
@@ -44,7 +45,8 @@ async def get_group(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     group_id = request.match_info["group_id"]
     async with runtime.sessions() as db:
-        group = await repo.get_group(db, group_id=group_id)
+        usable = len(group_id) <= 64 and "\x00" not in group_id  # else no row can have it
+        group = await repo.get_group(db, group_id=group_id) if usable else None
         if group is None:
             return web.json_response({"error": "not_found", "group_id": group_id}, status=404)
         body = await _group_body(db, group)
@@ -82,10 +84,16 @@ async def _group_body(db: AsyncSession, group: Group) -> dict[str, Any]:
     }
 
 
+async def get_openapi(request: web.Request) -> web.Response:
+    """The OpenAPI 3.0 document of /api (bot/openapi.py)."""
+    return web.json_response(openapi.document())
+
+
 def setup(app: web.Application) -> None:
     from bot import api_assignments, api_care, api_reports
 
     app.middlewares.append(require_admin_token)
+    app.router.add_get("/api/openapi.json", get_openapi)
     app.router.add_get("/api/groups/{group_id}", get_group)
     api_care.setup(app)
     api_assignments.setup(app)

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 from sqlmodel import col, select
 
+from bot.api_care import MAX_ROW_ID, fits
 from bot.appkeys import RUNTIME
 from storage import repo
 from storage.models import CareAssignment, Customer
@@ -24,6 +25,17 @@ def _view(row: CareAssignment) -> dict[str, Any]:
         "product_group": row.product_group,
         "customer_id": row.customer_id,
     }
+
+
+def _text_fits(value: Any, max_chars: int) -> bool:
+    return isinstance(value, str) and fits(value, max_chars)
+
+
+def _row_id(value: Any) -> bool:
+    """A whole number (or its digits) that can be a row id."""
+    if isinstance(value, str):
+        value = int(value) if value.isdecimal() and len(value) < 12 else None
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ROW_ID
 
 
 def _bad(message: str) -> web.Response:
@@ -47,11 +59,15 @@ async def add_assignment(request: web.Request) -> web.Response:
         body = await request.json(loads=json.loads)
     except ValueError:
         return _bad("body is not JSON")
-    if not isinstance(body, dict) or not isinstance(body.get("staff_id"), str):
+    if not isinstance(body, dict) or not _text_fits(body.get("staff_id"), 64):
         return _bad("staff_id (a Zalo user id string) is required")
     group, customer_id = body.get("product_group"), body.get("customer_id")
     if (group is None) == (customer_id is None):
         return _bad("give exactly one of product_group and customer_id")
+    if group is not None and not (_text_fits(group, 100) and group.strip()):
+        return _bad("product_group must be text of 1 to 100 characters")
+    if customer_id is not None and not _row_id(customer_id):
+        return _bad(f"customer_id must be a whole number from 1 to {MAX_ROW_ID}")
     async with runtime.sessions() as db:
         staff = await repo.get_staff(db, user_id=body["staff_id"])
         if staff is None or not staff.active:
@@ -77,7 +93,7 @@ async def remove_assignment(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     ident = request.match_info["assignment_id"]
     async with runtime.sessions() as db:
-        row = await db.get(CareAssignment, int(ident)) if ident.isdecimal() else None
+        row = await db.get(CareAssignment, int(ident)) if _row_id(ident) else None
         if row is None:
             return web.json_response({"error": "not_found"}, status=404)
         await repo.audit(

@@ -25,6 +25,11 @@ from storage import repo
 from storage.models import Customer, Order
 
 MAX_ITEMS = 200
+MAX_ROW_ID = 2**31 - 1  # an integer primary key (PostgreSQL `integer`)
+MAX_QUANTITY = 1_000_000
+MAX_AMOUNT = 10**15  # VND: far above any real order, far below `bigint`
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)  # purchase dates the API takes
+CUSTOMER_TEXT = {"name": 200, "phone": 40, "region": 100, "customer_group": 50, "channel": 50}
 
 
 class BadRequest(ValueError):
@@ -76,9 +81,21 @@ class OrderPayload:
     customer: dict[str, Any] | None = None
 
 
-def _whole(value: Any, name: str, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise BadRequest(f"{name} must be a whole number >= {minimum}")
+def _whole(value: Any, name: str, *, minimum: int, maximum: int = MAX_ROW_ID) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise BadRequest(f"{name} must be a whole number from {minimum} to {maximum}")
+    return value
+
+
+def fits(value: str, max_chars: int) -> bool:
+    """Text a column can hold: at most `max_chars` characters and no NUL."""
+    return len(value) <= max_chars and "\x00" not in value
+
+
+def _text(value: Any, name: str, max_chars: int) -> str | None:
+    """None, or text that fits its column; BadRequest otherwise."""
+    if value is not None and not (isinstance(value, str) and fits(value, max_chars)):
+        raise BadRequest(f"{name} must be text of at most {max_chars} characters")
     return value
 
 
@@ -88,10 +105,13 @@ def parse_purchased_at(value: Any, tz: tzinfo) -> datetime:
         raise BadRequest("purchased_at must be an ISO date or datetime")
     try:
         if len(value) == 10:
-            return datetime.combine(date.fromisoformat(value), time(0), tzinfo=tz)
-        moment = datetime.fromisoformat(value)
+            moment = datetime.combine(date.fromisoformat(value), time(0), tzinfo=tz)
+        else:
+            moment = datetime.fromisoformat(value)
     except ValueError:
         raise BadRequest(f"purchased_at {value!r} is not an ISO date or datetime") from None
+    if not FIRST_DAY <= moment.date() <= LAST_DAY:
+        raise BadRequest(f"purchased_at must be from {FIRST_DAY} to {LAST_DAY}")
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
 
 
@@ -99,12 +119,13 @@ def _item(raw: Any, number: int) -> tuple[str, int, int | None]:
     if not isinstance(raw, dict):
         raise BadRequest(f"items[{number}] must be an object")
     code = raw.get("product_code")
-    if not isinstance(code, str) or not code.strip():
-        raise BadRequest(f"items[{number}].product_code is required")
-    quantity = _whole(raw.get("quantity", 1), f"items[{number}].quantity", minimum=1)
+    if not isinstance(code, str) or not code.strip() or not fits(code, 60):
+        raise BadRequest(f"items[{number}].product_code is required (up to 60 characters)")
+    where = f"items[{number}]"
+    quantity = _whole(raw.get("quantity", 1), f"{where}.quantity", minimum=1, maximum=MAX_QUANTITY)
     amount = raw.get("amount")
     if amount is not None:
-        amount = _whole(amount, f"items[{number}].amount", minimum=0)
+        amount = _whole(amount, f"{where}.amount", minimum=0, maximum=MAX_AMOUNT)
     return code.strip(), quantity, amount
 
 
@@ -115,7 +136,7 @@ def parse_order_payload(body: Any, tz: tzinfo) -> OrderPayload:
     code = body.get("order_id")
     if isinstance(code, int) and not isinstance(code, bool):
         code = str(code)
-    if not isinstance(code, str) or not code.strip() or len(code) > 100:
+    if not isinstance(code, str) or not code.strip() or not fits(code, 100):
         raise BadRequest("order_id is required (text, up to 100 characters)")
     items = body.get("items")
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_ITEMS:
@@ -127,14 +148,17 @@ def parse_order_payload(body: Any, tz: tzinfo) -> OrderPayload:
     )
     if customer is not None and not isinstance(customer, dict):
         raise BadRequest("customer must be an object")
-    if group_id is not None and not isinstance(group_id, str):
-        raise BadRequest("group_id must be text")
+    given = customer or {}
+    for key, limit in CUSTOMER_TEXT.items():
+        if isinstance(given.get(key), str):  # other types are ignored, as before
+            _text(given[key], f"customer.{key}", limit)
+    group_id = _text(group_id, "group_id", 64)
     amount = body.get("amount")
     return OrderPayload(
         order_code=code.strip(),
         purchased_at=parse_purchased_at(body.get("purchased_at"), tz),
         items=[_item(raw, i) for i, raw in enumerate(items)],
-        amount=None if amount is None else _whole(amount, "amount", minimum=0),
+        amount=None if amount is None else _whole(amount, "amount", minimum=0, maximum=MAX_AMOUNT),
         group_id=group_id or None,
         customer_id=None if customer_id is None else _whole(customer_id, "customer_id", minimum=1),
         customer=customer,
@@ -175,7 +199,7 @@ async def resolve_customer(db: AsyncSession, payload: OrderPayload, now: datetim
     name = given.get("name")
     if not isinstance(name, str) or not name.strip():
         raise BadRequest("give customer_id, a group_id with a customer, or customer.name")
-    customer = Customer(name=name.strip()[:200], phone=phone, created_at=now, updated_at=now)
+    customer = Customer(name=name.strip(), phone=phone, created_at=now, updated_at=now)
     for key in ("region", "customer_group", "channel"):
         if isinstance(given.get(key), str):
             setattr(customer, key, given[key])
@@ -272,7 +296,8 @@ async def get_order(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     code = request.match_info["order_id"]
     async with runtime.sessions() as db:
-        order = (await db.exec(select(Order).where(Order.order_code == code))).first()
+        query = select(Order).where(Order.order_code == code)
+        order = (await db.exec(query)).first() if fits(code, 100) else None
         if order is None:
             return web.json_response({"error": "not_found", "order_id": code}, status=404)
         return web.json_response(await order_body(db, order))

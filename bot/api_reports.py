@@ -17,6 +17,7 @@ from bot.appkeys import RUNTIME
 from bot.reports import REPORTS, Row
 
 DEFAULT_DAYS = 30
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)  # dates a report can span
 
 
 async def list_reports(request: web.Request) -> web.Response:
@@ -63,13 +64,16 @@ def _date(query: Any, key: str) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw) if len(raw) == 10 else _bad(key, raw)
+        day = date.fromisoformat(raw) if len(raw) == 10 else _bad(key, raw)
     except ValueError:
         return _bad(key, raw)
+    return day if FIRST_DAY <= day <= LAST_DAY else _bad(key, raw)
 
 
 def _bad(key: str, raw: str) -> date:
-    raise ValueError(f"'{key}' must be a date YYYY-MM-DD, not {raw!r}")
+    raise ValueError(
+        f"'{key}' must be a date YYYY-MM-DD from {FIRST_DAY} to {LAST_DAY}, not {raw!r}"
+    )
 
 
 def to_csv(columns: tuple[str, ...], rows: list[Row]) -> str:

@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 
 PRODUCT_COLUMNS = ("code", "name", "product_group", "care_interval_days", "care_min", "care_max")
 REQUIRED_COLUMNS = ("code", "name", "care_interval_days")
+# What the columns hold: text lengths, PostgreSQL `integer`, and care intervals of a century.
+PRODUCT_TEXT = {"code": 60, "name": 200, "product_group": 100}
+MAX_COUNT = 2**31 - 1
+MAX_CARE_DAYS = 36_500
 
 
 class DuplicateOrder(ValueError):
@@ -61,8 +65,9 @@ class ProductDataError(ValueError):
 
 def first_care_date(purchased_on: date, items: Iterable[tuple[int, int]]) -> date | None:
     """The earliest purchase date + interval x quantity over items with an interval, or None."""
+    room = (date.max - purchased_on).days  # a date past the calendar's end is its last day
     dates = [
-        purchased_on + timedelta(days=interval * quantity)
+        purchased_on + timedelta(days=min(interval * quantity, room))
         for interval, quantity in items
         if interval > 0
     ]
@@ -89,7 +94,9 @@ class ProductRow:
     care_max: int | None = None
 
 
-def _count(raw: Mapping[str, Any], key: str, *, default: int | None) -> int | None:
+def _count(
+    raw: Mapping[str, Any], key: str, *, default: int | None, maximum: int = MAX_COUNT
+) -> int | None:
     value = raw.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):
         return default
@@ -97,6 +104,8 @@ def _count(raw: Mapping[str, Any], key: str, *, default: int | None) -> int | No
         isinstance(value, int) or (isinstance(value, str) and value.strip().isdecimal())
     ):
         raise ProductDataError(f"{key} must be a whole number >= 0, not {value!r}")
+    if not 0 <= int(value) <= maximum:
+        raise ProductDataError(f"{key} must be a whole number from 0 to {maximum}")
     return int(value)
 
 
@@ -104,7 +113,10 @@ def _text(raw: Mapping[str, Any], key: str) -> str | None:
     value = raw.get(key)
     if value is not None and not isinstance(value, str):
         raise ProductDataError(f"{key} must be text")
-    return (value or "").strip() or None
+    value = (value or "").strip() or None
+    if value is not None and (len(value) > PRODUCT_TEXT[key] or "\x00" in value):
+        raise ProductDataError(f"{key} must be text of at most {PRODUCT_TEXT[key]} characters")
+    return value
 
 
 def product_row(raw: Mapping[str, Any]) -> ProductRow:
@@ -120,7 +132,7 @@ def product_row(raw: Mapping[str, Any]) -> ProductRow:
         code=code,
         name=name,
         product_group=_text(raw, "product_group"),
-        care_interval_days=_count(raw, "care_interval_days", default=0) or 0,
+        care_interval_days=_count(raw, "care_interval_days", default=0, maximum=MAX_CARE_DAYS) or 0,
         care_min=care_min,
         care_max=care_max,
     )
