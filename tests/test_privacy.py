@@ -246,6 +246,15 @@ async def test_erase_from_a_one_to_one_chat_is_announced_in_the_group(story):
     assert kept.amount == 50_000_000
 
 
+async def test_only_the_admin_who_asked_can_confirm(story):
+    other = "1000000000000000099"
+    await story.say(f"/nhanvien them {other} quantri Admin Hai", sender=ADMIN)
+    await story.say("/xoadulieu", sender=ADMIN)
+    await story.say(f"/xoadulieu xacnhan {GROUP}", sender=other)
+    assert (await purposes(story))[-1] == "privacy_erase_expired"
+    assert not await audit(story, "customer_erased")
+
+
 # --- parsing ---------------------------------------------------------------------------------
 
 
