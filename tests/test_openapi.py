@@ -27,7 +27,7 @@ AUTH = {"Authorization": "Bearer test-admin-token"}
 IN_CI = bool(os.environ.get("CI"))  # CI replays the same examples; a developer's run explores
 CATALOG = ["LOC-PP5", "LOC-RO", "MLN-RO10"]  # from config/products.csv, imported at start
 CHECKS = [not_a_server_error, response_schema_conformance]
-EXAMPLES = {GenerationMode.POSITIVE: 25, GenerationMode.NEGATIVE: 15}
+EXAMPLES = {GenerationMode.POSITIVE: 20, GenerationMode.NEGATIVE: 12}
 MODES = [mode.value for mode in EXAMPLES]
 
 
