@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from storage import repo
@@ -36,3 +38,24 @@ async def test_insert_once_tells_whether_it_inserted(sessions):
             )
             await db.commit()
     assert claimed == [True, False]
+
+
+def test_processes_starting_together_on_a_new_database_all_migrate_it() -> None:
+    """Each `python webhook.py` runs the migrations at start; they queue on an advisory lock."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, _pg_admin, _pg_url
+
+    name = f"zb_migrate_{os.getpid()}"
+    _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _pg_admin(f'CREATE DATABASE "{name}"')
+    script = "import sys; from storage.db import upgrade; upgrade(sys.argv[1])"
+    try:
+        starts = [
+            subprocess.Popen([sys.executable, "-c", script, _pg_url(name)], cwd=ROOT)
+            for _ in range(3)
+        ]
+        assert [process.wait(timeout=120) for process in starts] == [0, 0, 0]
+    finally:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -20,6 +20,7 @@ from storage.models import Group, Message
 from tests.conftest import ADMIN_TOKEN, START
 from tests.support import (
     ACCOUNTANT,
+    ADMIN,
     CHIEF,
     CUSTOMER,
     GROUP,
@@ -494,3 +495,10 @@ async def test_one_report_page_has_its_table_and_period(bot):
     report = await page(bot, "/dashboard/reports/customers_by_region?from=2026-11-01&to=2026-11-23")
     assert report.has("report-customers_by_region")
     assert report.find("period", name="from")[0]["value"] == "2026-11-01"
+
+
+async def test_the_group_page_links_heads_and_admins_to_the_customer_data_export(bot):
+    await bind(bot)
+    for viewer, shown in [(HEAD, True), (ADMIN, True), (SALES, False)]:
+        html = await page(bot, f"/dashboard/groups/{GROUP}", viewer)
+        assert html.has("export-link") is shown, viewer
