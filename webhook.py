@@ -17,6 +17,7 @@ from aiohttp import web
 from bot import api
 from bot import web as pages
 from bot.appkeys import RUNTIME
+from bot.clientip import client_address
 from bot.clock import AdjustableClock, Clock, SystemClock
 from bot.events import EventError, dedupe_key, event_moment, load_body, verify_signature
 from bot.orders import ProductDataError, read_products_csv
@@ -91,11 +92,12 @@ async def zalo_webhook(request: web.Request) -> web.Response:
     if body is not None and not body.get("event_name"):
         return _answer(200, "no event: webhook is reachable")  # the console's URL check
     limiter = request.app[RATE_LIMITER]
-    wait = limiter.check(request.remote or "unknown")
+    source = client_address(request, runtime.proxies)
+    wait = limiter.check(source)
     if wait:
         count(WEBHOOK_EVENTS, "rate_limited")
         if limiter.should_warn():  # the counter has the exact number
-            log.warning("rate limited %s (WEBHOOK_RATE_LIMIT)", request.remote)
+            log.warning("rate limited %s (WEBHOOK_RATE_LIMIT)", source)
         response = _answer(429, "too many events from this address, retry later")
         response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
         return response
@@ -117,7 +119,7 @@ async def zalo_webhook(request: web.Request) -> web.Response:
         log.warning(
             "rejected %s from %s: %s signature",
             name,
-            request.remote,
+            source,
             "missing" if not signature else "wrong",
         )
         return _answer(401, "invalid X-ZEvent-Signature")
@@ -130,7 +132,7 @@ async def zalo_webhook(request: web.Request) -> web.Response:
             log.warning(
                 "refused %s from %s: timestamp %s is %s from now, outside WEBHOOK_REPLAY_WINDOW=%s",
                 name,
-                request.remote,
+                source,
                 timestamp,
                 age,
                 settings.webhook_replay_window,

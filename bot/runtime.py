@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from sqlmodel import col, select
 
 from bot import rules, schedules
 from bot.calendars import Calendars
+from bot.clientip import parse_proxies
 from bot.clock import Clock
 from bot.dispatch import Deps
 from bot.inbox import Inbox
@@ -58,6 +60,11 @@ class Runtime:
     scheduler: AsyncIOScheduler | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _tick_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @functools.cached_property
+    def proxies(self) -> frozenset[str]:
+        """TRUSTED_PROXIES as a set of addresses (see bot.clientip)."""
+        return parse_proxies(self.settings.trusted_proxies)
 
     async def start(self, *, workers: bool = True) -> None:
         """Load the staff file and tokens, then start the workers and the scheduler."""

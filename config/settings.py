@@ -198,6 +198,7 @@ class Settings:
     webhook_replay_window: str = _setting("24h", _optional_duration)
     webhook_rate_limit: int = _setting("200", _non_negative_int)
     log_level: str = _setting("INFO", _log_level)
+    trusted_proxies: str = _setting("")
     public_url: str = _setting("", _optional_url)
     session_secret: str = _setting("", secret=True)
     session_ttl: str = _setting("12h", _duration)

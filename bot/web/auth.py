@@ -29,6 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.clientip import client_address
 from bot.handlers.login import token_hash
 from bot.passwd import burn_time, verify_password
 from bot.web.core import check_csrf, current_viewer, end_session, render, runtime_of, start_session
@@ -173,14 +174,15 @@ async def login_password(request: web.Request) -> web.StreamResponse:
     if not _form_token_ok(request, form):
         return _page(request, "login.html", status=403, error=STALE_FORM, **again)
     now = runtime.clock.now()
-    keys = (f"user:{username}", f"addr:{request.remote or 'unknown'}")
+    address = client_address(request, runtime_of(request).proxies)
+    keys = (f"user:{username}", f"addr:{address}")
     throttle = request.app[THROTTLE]
     if (wait := throttle.wait(keys, now)) is not None:
         return _too_many(request, wait, again)
     staff = await _check_password(request, username, str(form.get("password", "")))
     if staff is None:
         throttle.fail(keys, now)
-        log.warning("failed dashboard sign-in for %r from %s", username, request.remote)
+        log.warning("failed dashboard sign-in for %r from %s", username, address)
         return _page(request, "login.html", status=400, error=WRONG, **again)
     throttle.clear(keys[0])
     return await _signed_in(request, staff, target, method="password")
@@ -217,7 +219,7 @@ async def _signed_in(
             actor_id=staff.zalo_user_id,
             action="dashboard_login",
             method=method,
-            address=request.remote,
+            address=client_address(request, runtime_of(request).proxies),
         )
         await db.commit()
     response = _redirect(target)
