@@ -84,12 +84,22 @@ def command(
     return register
 
 
+MAX_RECORD = 2**31 - 1  # the largest row number the tables hold
+
+
 def record_number(token: str, refusal: str) -> int:
     """'#12' or '12' -> 12, the number of a request or an incident; UsageError(refusal) else."""
     digits = token.lstrip("#")
-    if not digits.isdecimal() or int(digits) == 0:
+    if not digits.isdecimal() or len(digits) > 10 or not 0 < int(digits) <= MAX_RECORD:
         raise UsageError(refusal)
     return int(digits)
+
+
+def within(value: str, limit: int, what: str) -> str:
+    """`value` when it has at most `limit` characters; UsageError naming `what` else."""
+    if len(value) > limit:
+        raise UsageError(f"{what} dài quá (tối đa {limit} ký tự)")
+    return value
 
 
 def _no_args(raw: str) -> None:

@@ -14,7 +14,8 @@ Amounts (whole VND, always > 0):
   Parts with decreasing units add up: "2 tỷ 500 triệu", "1tr500k".
 * Without a unit a number needs >= 4 digits (not starting with 0) or thousands separators,
   so "đợt 1", "500" and phone numbers are never amounts.
-* A result with a fraction of a đồng ("1.2345k") is refused, not rounded.
+* A result with a fraction of a đồng ("1.2345k") is refused, not rounded; so is one above
+  MAX_AMOUNT (a million tỷ), far beyond any deal and within what the tables hold.
 
 Dates: "30/11" (current year), "30/11/2026", "30-11-26", "30.11.2026", "2026-11-30", "hôm nay",
 "mai", "mốt"/"ngày kia", "hôm qua", "3 ngày nữa", "tuần sau", "thứ 2".."thứ 7"/"t2".."t7"/"cn"
@@ -35,6 +36,9 @@ from bot.text import fold
 
 class ParseError(ValueError):
     """Raised with a short Vietnamese-friendly message naming what could not be read."""
+
+
+MAX_AMOUNT = 10**15
 
 
 # ---------------------------------------------------------------- amounts
@@ -88,6 +92,8 @@ def _amount_value(match: re.Match[str]) -> int:
         raise ParseError("Số tiền phải lớn hơn 0")
     if total != total.to_integral_value():
         raise ParseError(f"Số tiền “{match[0]}” bị lẻ dưới 1 đồng")
+    if total > MAX_AMOUNT:
+        raise ParseError(f"Số tiền “{match[0]}” lớn quá")
     return int(total)
 
 

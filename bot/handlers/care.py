@@ -28,7 +28,7 @@ from datetime import date
 from sqlmodel import col, or_, select
 
 from bot import care
-from bot.commands import HEADS, UsageError, command
+from bot.commands import HEADS, UsageError, command, within
 from bot.context import Context
 from bot.intents import Intent
 from bot.text import fold
@@ -242,7 +242,7 @@ async def _assign(ctx: Context, staff: Staff, target: str) -> dict[str, object]:
             raise UsageError("nhóm này chưa gắn khách hàng (dùng /khachhang trước)")
         row.customer_id = ctx.group.customer_id
     else:
-        row.product_group = await _product_group(ctx, target)
+        row.product_group = within(await _product_group(ctx, target), 100, "nhóm hàng")
     same = select(CareAssignment).where(
         CareAssignment.staff_id == row.staff_id,
         CareAssignment.customer_id == row.customer_id,

@@ -6,7 +6,7 @@ import shlex
 from dataclasses import dataclass, field
 from datetime import date
 
-from bot.commands import UsageError, command
+from bot.commands import UsageError, command, within
 from bot.context import Context
 from bot.intents import Intent
 from bot.text import fold
@@ -112,7 +112,7 @@ def _value(key: str, value: str) -> object:
         .isdecimal()
     ):
         raise UsageError(f"số điện thoại '{value}' không hợp lệ")
-    return value.strip()
+    return within(value.strip(), TEXT_LIMITS[key], key)
 
 
 def _tokens(raw: str) -> list[str]:
@@ -126,6 +126,7 @@ def _tokens(raw: str) -> list[str]:
 
 
 MULTI_WORD = frozenset({"name", "region", "channel", "contact_channel"})
+TEXT_LIMITS = {"name": 200, "phone": 40, "region": 100, "channel": 50, "contact_channel": 50}
 
 
 def parse_customer(raw: str) -> CustomerArgs:
@@ -151,6 +152,8 @@ def parse_customer(raw: str) -> CustomerArgs:
             raise UsageError(f"trường '{typed}' chưa có giá trị")
         values[canonical] = _value(canonical, value.strip())
     name = values.pop("name", None) or (" ".join(words) or None)
+    if name:
+        within(str(name), TEXT_LIMITS["name"], "tên khách")
     return CustomerArgs(name=str(name) if name else None, fields=values)
 
 

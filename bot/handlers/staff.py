@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.commands import HEADS, UsageError, command
+from bot.commands import HEADS, UsageError, command, within
 from bot.context import Context
 from bot.intents import Intent
 from bot.text import fold
@@ -69,7 +69,7 @@ def _user_id(word: str) -> str:
     ident = word.strip().lstrip("@")
     if not ident.isdecimal():
         raise UsageError(f"'{word}' không phải Zalo ID (một dãy số)")
-    return ident
+    return within(ident, 64, "Zalo ID")
 
 
 def parse_staff(raw: str) -> StaffArgs:
@@ -88,7 +88,10 @@ def parse_staff(raw: str) -> StaffArgs:
         return StaffArgs(action, user_id=_user_id(rest[0]), role=_role(rest[1]))
     if action == "add" and len(rest) >= 3:
         return StaffArgs(
-            action, user_id=_user_id(rest[0]), role=_role(rest[1]), name=" ".join(rest[2:])
+            action,
+            user_id=_user_id(rest[0]),
+            role=_role(rest[1]),
+            name=within(" ".join(rest[2:]), 200, "tên"),
         )
     raise UsageError("thiếu hoặc thừa thông tin")
 
