@@ -1,28 +1,140 @@
 """The inbox: every verified webhook event is stored before the webhook answers, then processed
 off the request path, one transaction per event. An event acknowledged and then interrupted by
 a crash is still pending after a restart; a redelivered event finds its key taken and is skipped.
+
+Storing is a group commit: the events that arrive while one INSERT is under way go into the
+next one, one statement and one commit for all of them, and each webhook call answers only
+after the commit that holds its row. On SQLite, where every transaction takes the one write
+lock, the inserts and the worker's transactions take turns on an asyncio lock, the inserts
+first, instead of polling for SQLite's lock with sleeps of up to 100 ms.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import col, select
 
 from bot.dispatch import Deps, process_event
 from bot.events import EventError, clean_text, load_body, parse_event
 from bot.metrics import Metrics
 from bot.worker import run_forever, stop_after_pass
-from storage import repo
 from storage.db import SessionFactory
 from storage.models import InboxEvent
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+MAX_BATCH = 500  # rows per INSERT: 3,000 bound values, well under SQLite's limit
+
+Queued = tuple[dict[str, Any], "asyncio.Future[bool]"]
+
+
+class StoreError(Exception):
+    """The event was not stored; the webhook answers 503 and Zalo delivers it again."""
+
+
+class GroupCommit:
+    """Inserts inbox rows in batches; `store` returns once its row is committed (or raises).
+
+    The writer task lives only while rows are queued, and every caller awaits its own result
+    meanwhile, so a shutdown that waits for the webhook calls waits for the writer too.
+    """
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        on_stored: Callable[[], None],
+        turns: AbstractAsyncContextManager[Any],
+    ) -> None:
+        self.sessions, self.on_stored, self.turns = sessions, on_stored, turns
+        self._queue: list[Queued] = []
+        self._in_flight: list[Queued] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def store(self, values: dict[str, Any]) -> bool:
+        """Queue one row; True once it is committed as new, False when its key was taken."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.append((values, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_queued(), name="inbox-writer")
+        return await done
+
+    async def flushed(self) -> None:
+        """Wait until every row queued so far is committed or refused."""
+        waiting = [done for _, done in self._in_flight + self._queue]
+        if waiting:
+            await asyncio.wait(waiting)
+
+    async def _write_queued(self) -> None:
+        try:
+            while self._queue:
+                self._in_flight = self._queue[:MAX_BATCH]
+                del self._queue[:MAX_BATCH]
+                await self._write(self._in_flight)
+                self._in_flight = []
+                self.on_stored()
+        finally:  # only when cancelled (the loop is closing): nobody may wait forever
+            for _, done in self._in_flight + self._queue:
+                _settle(done, error=asyncio.CancelledError("the inbox writer stopped"))
+            self._in_flight, self._queue = [], []
+
+    async def _write(self, batch: list[Queued]) -> None:
+        try:
+            new = await self._insert([values for values, _ in batch])
+        except Exception as exc:
+            if len(batch) > 1 and not isinstance(exc, OperationalError | InterfaceError):
+                for one in batch:  # one bad row must not refuse the others
+                    await self._write([one])
+                return
+            for _, done in batch:  # the database is unreachable: all of them wait for Zalo
+                _settle(done, error=exc)
+            return
+        taken: set[str] = set()
+        for values, done in batch:  # the same key twice in one batch: the first one is new
+            key = values["dedupe_key"]
+            _settle(done, result=key in new and key not in taken)
+            taken.add(key)
+
+    async def _insert(self, rows: list[dict[str, Any]]) -> set[str]:
+        async with self.turns, self.sessions() as db:
+            connection = await db.connection()
+            statement = _insert_new(connection.dialect.name)
+            new = {row[0] for row in await connection.execute(statement, rows)}
+            await db.commit()
+        return new
+
+
+@functools.cache
+def _insert_new(dialect_name: str) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING dedupe_key: built once, so its compiled form
+    is cached; SQLAlchemy sends many rows as multi-row VALUES."""
+    table = InboxEvent.__table__  # type: ignore[attr-defined]
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    statement = dialect.insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return statement.returning(table.c.dedupe_key)
+
+
+def _settle(
+    done: asyncio.Future[bool], *, result: bool = False, error: BaseException | None = None
+) -> None:
+    if done.done():  # the webhook call was cancelled
+        return
+    if error is None:
+        done.set_result(result)
+        return
+    failure = StoreError(f"{type(error).__name__}: {error}")
+    failure.__cause__ = error
+    done.set_exception(failure)
 
 
 class Inbox:
@@ -39,6 +151,12 @@ class Inbox:
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._lock = asyncio.Lock()
+        bind = sessions.kw.get("bind")
+        self._sqlite = bind is not None and bind.dialect.name == "sqlite"
+        # PostgreSQL locks rows, not the database: nothing to take turns on there.
+        turns = asyncio.Lock() if self._sqlite else contextlib.nullcontext()
+        self._turns: AbstractAsyncContextManager[Any] = turns
+        self._writer = GroupCommit(sessions, self._wake.set, turns)
 
     async def store(self, *, key: str, event_name: str, body: bytes, now: datetime) -> bool:
         """Insert the raw event unless its key is already there; True when it is new."""
@@ -50,11 +168,15 @@ class Inbox:
             "status": "pending",
             "attempts": 0,
         }
-        async with self.sessions() as db:
-            new = await repo.insert_once(db, InboxEvent, unique=["dedupe_key"], **values)
-            await db.commit()
-        self._wake.set()
-        return new
+        return await self._writer.store(values)
+
+    @contextlib.asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """The worker's turn at the database; on SQLite the webhook's queued inserts go first."""
+        if self._sqlite:
+            await self._writer.flushed()
+        async with self._turns:
+            yield
 
     async def run(self, poll_seconds: float = 2.0) -> None:
         """Process pending events until cancelled."""
@@ -77,7 +199,7 @@ class Inbox:
         return done
 
     async def _pending_ids(self, batch: int) -> list[int]:
-        async with self.sessions() as db:
+        async with self._turn(), self.sessions() as db:
             query = (
                 select(InboxEvent.id)
                 .where(InboxEvent.status == "pending")
@@ -91,7 +213,7 @@ class Inbox:
         msg_id: str | None = None
         status, error = "done", None
         try:
-            async with self.sessions() as db:
+            async with self._turn(), self.sessions() as db:
                 # Another process may hold it (PostgreSQL: skip it; SQLite: BEGIN IMMEDIATE waits).
                 claim = (
                     select(InboxEvent)
@@ -142,7 +264,7 @@ class Inbox:
 
     async def _record_failure(self, inbox_id: int, exc: Exception) -> str:
         """Count the attempt; "failed" once MAX_ATTEMPTS is reached, else "retry"."""
-        async with self.sessions() as db:
+        async with self._turn(), self.sessions() as db:
             row = await db.get(InboxEvent, inbox_id)
             if row is None:
                 return "retry"

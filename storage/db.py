@@ -60,8 +60,11 @@ def _sqlite_begin(conn: Any) -> None:
 def make_engine(url: str) -> AsyncEngine:
     """An async engine; SQLite gets WAL and a busy timeout so several tasks can share it."""
     _ensure_sqlite_dir(url)
-    engine = create_async_engine(async_url(url), pool_pre_ping=True)
-    if engine.dialect.name == "sqlite":
+    sqlite = make_url(url).get_backend_name() == "sqlite"
+    # A ping before each use finds a connection the server dropped. A SQLite file has no
+    # server, and there the ping would cost a trip through aiosqlite's thread every time.
+    engine = create_async_engine(async_url(url), pool_pre_ping=not sqlite)
+    if sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
