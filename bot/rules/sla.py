@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.context import Context
 from bot.events import Kind
@@ -150,16 +151,21 @@ async def reassign(db: AsyncSession, *, group_id: str, owner_id: str) -> None:
 # --- the clock side ------------------------------------------------------------------------
 
 
-async def sweep(db: AsyncSession, now: datetime, deps: Deps) -> list[Intent]:
-    """Take every reminder, breach and escalation that is due; each exactly once."""
-    query = (
+def due_clocks(now: datetime) -> SelectOfScalar[SlaClock]:
+    """Open clocks with a step due at `now`, soonest first: a range scan of ix_sla_clocks_due,
+    so a sweep costs the same over 20 open clocks as over 20,000 that are not due."""
+    return (
         select(SlaClock)
-        .where(col(SlaClock.closed_at).is_(None), col(SlaClock.next_due_at) <= now)
+        .where(col(SlaClock.next_due_at) <= now, col(SlaClock.closed_at).is_(None))
         .order_by(col(SlaClock.next_due_at))
         .limit(500)
     )
+
+
+async def sweep(db: AsyncSession, now: datetime, deps: Deps) -> list[Intent]:
+    """Take every reminder, breach and escalation that is due; each exactly once."""
     intents: list[Intent] = []
-    for clock in (await db.exec(query)).all():
+    for clock in (await db.exec(due_clocks(now))).all():
         intents += await _advance(db, clock, now, deps)
     return intents
 
