@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -75,23 +75,20 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.close()
 
 
-@contextlib.contextmanager
-def write_lock(database_url: str) -> Iterator[Callable[[], None]]:
-    """Hold SQLite's write lock from another connection; the yielded function lets go."""
-    db = sqlite3.connect(make_url(database_url).database or "", isolation_level=None)
-    db.execute("BEGIN IMMEDIATE")
-    released = False
+@contextlib.asynccontextmanager
+async def write_lock(database_url: str) -> AsyncIterator[None]:
+    """Hold SQLite's write lock from another connection until the block ends.
 
-    def release() -> None:
-        nonlocal released
-        if not released:
-            db.execute("ROLLBACK")
-            released = True
-
+    The waiting happens in a worker thread: blocking the event loop while the app, on that
+    loop, holds the lock would wait for each other until the timeout.
+    """
+    path = make_url(database_url).database or ""
+    db = sqlite3.connect(path, isolation_level=None, timeout=WAIT, check_same_thread=False)
     try:
-        yield release
+        await asyncio.to_thread(db.execute, "BEGIN IMMEDIATE")
+        yield
+        await asyncio.to_thread(db.execute, "ROLLBACK")
     finally:
-        release()
         db.close()
 
 
@@ -114,13 +111,13 @@ async def outage(
 
     original = storage.db._sqlite_pragmas
     monkeypatch.setattr(storage.db, "_sqlite_pragmas", short_busy_timeout)
-    with contextlib.ExitStack() as stack:
+    async with contextlib.AsyncExitStack() as stack:
 
         async def take() -> None:
-            stack.enter_context(write_lock(settings.database_url))
+            await stack.enter_async_context(write_lock(settings.database_url))
 
         async def give_back() -> None:
-            stack.close()
+            await stack.aclose()
 
         yield settings, take, give_back
 
