@@ -35,7 +35,7 @@ from bot.tokens import TokenManager, TokenPair
 from bot.zalo_client import ZaloClient, ZaloError
 from config.settings import Settings
 from storage import repo
-from storage.db import SessionFactory, make_engine, make_sessions
+from storage.db import SessionFactory, make_engine, make_read_sessions, make_sessions
 from storage.models import CommandRun, InboxEvent, OutboxMessage, ScheduledRun, SlaClock
 from storage.staff_file import read_staff_file
 from storage.tokens import DbTokenStore
@@ -60,6 +60,11 @@ class Runtime:
     scheduler: AsyncIOScheduler | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _tick_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @functools.cached_property
+    def read_sessions(self) -> SessionFactory:
+        """Sessions for the dashboard's pages, which only read (see storage.db)."""
+        return make_read_sessions(self.engine)
 
     @functools.cached_property
     def proxies(self) -> frozenset[str]:

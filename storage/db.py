@@ -51,10 +51,15 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "zb_read_only"  # execution option of the engine behind make_read_sessions
+
+
 def _sqlite_begin(conn: Any) -> None:
     # IMMEDIATE takes the write lock up front: a transaction that reads and then writes can
-    # never hit SQLite's lock-upgrade deadlock, it waits on busy_timeout instead.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # never hit SQLite's lock-upgrade deadlock, it waits on busy_timeout instead. A read-only
+    # session (the dashboard's pages) needs no write lock: under WAL it never blocks a writer.
+    read_only = conn.get_execution_options().get(READ_ONLY)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -72,6 +77,12 @@ def make_engine(url: str) -> AsyncEngine:
 
 def make_sessions(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+def make_read_sessions(engine: AsyncEngine) -> SessionFactory:
+    """Sessions for pages that only read: on SQLite they do not take the write lock."""
+    readers = engine.execution_options(**{READ_ONLY: True})
+    return async_sessionmaker(readers, class_=AsyncSession, expire_on_commit=False)
 
 
 def alembic_config(url: str) -> Config:

@@ -155,7 +155,7 @@ async def current_viewer(request: web.Request) -> Viewer | None:
     user_id = read_session_cookie(runtime, request.cookies.get(COOKIE), runtime.clock.now())
     viewer = None
     if user_id:
-        async with runtime.sessions() as db:
+        async with runtime.read_sessions() as db:
             staff = await repo.get_staff(db, user_id=user_id)
         if staff is not None and staff.active:
             viewer = Viewer(staff.zalo_user_id, staff.name, staff.role)

@@ -22,7 +22,7 @@ async def groups(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     """The visible groups, searchable by group name, customer name or phone, or group id."""
     runtime = runtime_of(request)
     q = search_text(request.query.get("q"))
-    async with runtime.sessions() as db:
+    async with runtime.read_sessions() as db:
         found = await group_list(db, viewer, q, page_number(request))
         who = namer(await staff_by_id(db))
     return render(
@@ -43,7 +43,7 @@ async def group(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     runtime = runtime_of(request)
     group_id = request.match_info["group_id"]
     q = search_text(request.query.get("q"))
-    async with runtime.sessions() as db:
+    async with runtime.read_sessions() as db:
         found = await repo.get_group(db, group_id=group_id) if plain_id(group_id) else None
         member = found is not None and await is_member(
             db, group_id=group_id, user_id=viewer.user_id

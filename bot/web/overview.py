@@ -27,7 +27,7 @@ async def overview(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     today = now.astimezone(tz).date()
     start = datetime.combine(today, time(0), tzinfo=tz).astimezone(UTC)
     end = datetime.combine(today + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
-    async with runtime.sessions() as db:
+    async with runtime.read_sessions() as db:
         lists = {
             "clocks": await open_clocks(db, viewer),
             "overdue": await overdue_clocks(db, viewer, now),

@@ -71,7 +71,7 @@ async def run(request: web.Request, names: tuple[str, ...], first: date, last: d
     """Each named report's rows over the period."""
     runtime = runtime_of(request)
     start, end = bounds(first, last, request)
-    async with runtime.sessions() as db:
+    async with runtime.read_sessions() as db:
         return {n: await REPORTS[n].run(db, start, end, runtime.settings.tz) for n in names}
 
 

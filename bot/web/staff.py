@@ -43,7 +43,7 @@ async def staff_list(request: web.Request, viewer: Viewer) -> web.StreamResponse
     runtime = runtime_of(request)
     tz = runtime.settings.tz
     first, start, end = window(runtime.clock.now(), tz, TABLE_DAYS)
-    async with runtime.sessions() as db:
+    async with runtime.read_sessions() as db:
         staff = await staff_by_id(db)
         if viewer.is_head:
             people = [s for s in await repo.list_staff(db) if s.role in LISTED_ROLES]
@@ -66,7 +66,7 @@ async def staff_detail(request: web.Request, viewer: Viewer) -> web.StreamRespon
     days = next((n for n in CHART_DAYS if str(n) == raw), TABLE_DAYS)
     tz = runtime.settings.tz
     first, start, end = window(runtime.clock.now(), tz, days)
-    async with runtime.sessions() as db:
+    async with runtime.read_sessions() as db:
         person = await repo.get_staff(db, user_id=staff_id) if plain_id(staff_id) else None
         if person is None:
             return not_found(request)
