@@ -54,8 +54,20 @@ chromium:
 test-pg: $(STAMP)
 	TEST_DATABASE_URL="$(PG_TEST_URL)" $(BIN)/python -m pytest
 
-bench: $(STAMP)
-	$(BIN)/python bench/webhook_load.py
+# The webhook benchmark (bench/README.md): about 10 minutes, writes bench/RESULTS.md and the
+# table in README's "## Speed". BENCH_QUICK=1 (or make bench-quick): a smoke run of ~1.5 min.
+bench: $(STAMP) bench-wrk
+	$(BIN)/python bench/suite.py
+
+.PHONY: bench-quick bench-wrk
+bench-quick: $(STAMP) bench-wrk
+	BENCH_QUICK=1 $(BIN)/python bench/suite.py
+
+# wrk, the load generator (a Debian package), installed when missing.
+bench-wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

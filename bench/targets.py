@@ -1,0 +1,151 @@
+"""What the bench loads: the bare aiohttp app, or `python webhook.py` (1 or 2 processes) on a fresh
+SQLite file or a fresh PostgreSQL database, each started for one measurement and thrown away.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from webhook_load import ROOT, free_port, service_env, wait_ready
+
+PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+STOP_SECONDS = 1.0  # then SIGKILL: the databases are thrown away, no backlog needs draining
+
+
+@dataclass(frozen=True)
+class Target:
+    """One thing to load: the bare app (database None) or the service."""
+
+    name: str
+    database: str | None = None  # "sqlite" | "postgresql"
+    processes: int = 1
+
+    @property
+    def is_bare(self) -> bool:
+        return self.database is None
+
+
+ALL_TARGETS = {
+    t.name: t
+    for t in (
+        Target("bare"),
+        Target("sqlite-1", "sqlite", 1),
+        Target("sqlite-2", "sqlite", 2),
+        Target("pg-1", "postgresql", 1),
+        Target("pg-2", "postgresql", 2),
+    )
+}
+
+
+def postgres_available() -> str | None:
+    """None when a server answers at BENCH_PG_URL, else why not."""
+    try:
+        import psycopg
+
+        psycopg.connect(PG_ADMIN_URL, connect_timeout=3).close()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}".strip()
+    return None
+
+
+def _pg_admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql)  # type: ignore[arg-type]
+
+
+@contextmanager
+def fresh_database(kind: str, tmp: Path) -> Iterator[str]:
+    """A new, empty database; yields its DATABASE_URL and drops it afterwards."""
+    name = f"zb_bench_{uuid.uuid4().hex[:10]}"
+    if kind == "sqlite":
+        path = tmp / f"{name}.db"
+        try:
+            yield f"sqlite:///{path}"
+        finally:
+            for leftover in tmp.glob(f"{name}.db*"):
+                leftover.unlink()
+        return
+    _pg_admin(f"CREATE DATABASE {name}")
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        _pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _start(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("ab") as log:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
+
+
+def _stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every process, then SIGKILL what is still running after STOP_SECONDS."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + STOP_SECONDS
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def serve(
+    target: Target, tmp: Path, *, log_level: str = "INFO", extra: dict[str, str] | None = None
+) -> Iterator[tuple[list[str], str | None]]:
+    """Start the target; yields (base URLs, DATABASE_URL or None), then stops it."""
+    with ExitStack() as stack:
+        database_url = None
+        if target.database:
+            database_url = stack.enter_context(fresh_database(target.database, tmp))
+        procs: list[subprocess.Popen[bytes]] = []
+        stack.callback(_stop_all, procs)
+        urls = []
+        log_path = tmp / f"{target.name}.log"
+        for _ in range(target.processes):  # one at a time: the first one migrates
+            port = free_port()
+            if target.is_bare:
+                command = [sys.executable, str(ROOT / "bench" / "bare_app.py"), str(port)]
+                env = dict(os.environ)
+            else:
+                command = [sys.executable, "webhook.py"]
+                # Local mode, every setting at its default but WEBHOOK_RATE_LIMIT (raised).
+                env = service_env(tmp / "unused.db", port, log_level)
+                env.update(DATABASE_URL=str(database_url), **(extra or {}))
+            procs.append(_start(command, env, log_path))
+            urls.append(f"http://127.0.0.1:{port}")
+            wait_ready(urls[-1], procs[-1], log_path)
+        yield urls, database_url
+
+
+def inbox_pending(url: str) -> int:
+    """The backlog GET /healthz reports (the whole database's, whichever process answers)."""
+    with urllib.request.urlopen(f"{url}/healthz", timeout=10) as response:
+        return int(json.load(response).get("inbox_pending", 0))
+
+
+def wait_drained(url: str, limit: float) -> float | None:
+    """Seconds until the inbox is empty, polled every 50 ms; None when `limit` passes first."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        try:
+            if inbox_pending(url) == 0:
+                return time.monotonic() - started
+        except OSError:
+            pass
+        time.sleep(0.05)
+    return None
