@@ -5,6 +5,7 @@ POST /zalo/webhook verifies, stores and answers; everything else happens off the
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import sys
@@ -71,6 +72,10 @@ class RateLimiter:
 
 
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
+# Zalo wants its 200 within 2 s. A database that hangs instead of failing gets a 503 after
+# this long, and Zalo redelivers; if the row landed after all, the redelivery finds its key
+# and is answered as a duplicate, so nothing is lost or done twice.
+ACK_DEADLINE = web.AppKey("ack_deadline_seconds", float)
 WEBHOOK_PATH = "/zalo/webhook"
 
 
@@ -151,9 +156,16 @@ async def zalo_webhook(request: web.Request) -> web.Response:
             )
             return _answer(409, "event timestamp outside the replay window (WEBHOOK_REPLAY_WINDOW)")
     try:
-        new = await runtime.inbox.store(
-            key=dedupe_key(body, raw), event_name=name, body=raw, now=runtime.clock.now()
+        new = await asyncio.wait_for(
+            runtime.inbox.store(
+                key=dedupe_key(body, raw), event_name=name, body=raw, now=runtime.clock.now()
+            ),
+            request.app[ACK_DEADLINE],
         )
+    except TimeoutError:
+        count(WEBHOOK_EVENTS, "unavailable")
+        log.warning("storing %s took too long; asking Zalo to redeliver", name)
+        return _answer(503, "temporarily unavailable, please retry")
     except Exception:
         count(WEBHOOK_EVENTS, "unavailable")
         log.exception("could not store %s; asking Zalo to redeliver", name)
@@ -211,6 +223,7 @@ def create_app(
     app = web.Application(client_max_size=settings.webhook_max_bytes)
     app[RUNTIME] = runtime
     app[RATE_LIMITER] = RateLimiter(settings.webhook_rate_limit)
+    app[ACK_DEADLINE] = 1.5
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         await runtime.start(workers=workers)

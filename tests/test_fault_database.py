@@ -171,3 +171,20 @@ async def _has(bot: Bot, notes: list[str]) -> bool:
 
 async def _logged(caplog: pytest.LogCaptureFixture, text: str) -> bool:
     return any(text in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.skipif(ON_POSTGRESQL, reason="a write lock held by another connection is SQLite's")
+async def test_a_database_that_hangs_gets_503_within_zalos_two_seconds(
+    make_bot: Callable[..., Awaitable[Bot]], settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Busy, not refusing: SQLite would wait 10 s for the lock; Zalo gives up after 2 s, so
+    the webhook answers 503 at its deadline (1.5 s) instead of at the busy timeout."""
+    bot = await make_bot(settings)
+    body = bot.message("/ghichu goi tichcuc lúc khoá")
+    async with write_lock(settings.database_url):
+        response = await bot.post(body, drain=False)
+        assert response.status == 503
+        assert await _logged(caplog, "took too long; asking Zalo to redeliver")
+    response = await bot.post(body)  # Zalo's redelivery, once the lock is gone
+    assert response.status == 200
+    assert await interactions(bot) == ["lúc khoá"]
