@@ -9,7 +9,7 @@ PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 CHROMIUM_PATH ?= /usr/bin/chromium
 export CHROMIUM_PATH
 
-.PHONY: run test test-sqlite test-pg install migrate migration bench lint clean chromium
+.PHONY: run test test-sqlite test-pg install migrate migration bench lint clean chromium demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ migrate: $(STAMP)
 
 run: migrate
 	$(BIN)/python webhook.py
+
+# A month of realistic activity in the database, for the dashboard (flags: python -m bot.demo -h).
+demo: migrate
+	$(BIN)/python -m bot.demo
 
 # SQLite first, then PostgreSQL when a server answers on 127.0.0.1:5432.
 test: test-sqlite
