@@ -94,14 +94,12 @@ async def test_the_head_signs_in_by_link_and_sees_the_waiting_customer_and_the_a
     waiting = page.locator(f'#open-clocks tr[data-group="{GROUP}"]')
     await expect(waiting).to_be_visible()
     await expect(waiting).to_contain_text("09:15")
-    await screenshot(page, "dashboard-overview")
 
     await page.goto(f"/dashboard/groups/{GROUP}")
     await expect(page.locator("#transcript")).to_contain_text(QUESTION)
     approved = page.locator('#payments tr[data-status="approved"]')
     await expect(approved).to_contain_text("24.000.000")
     await expect(approved).to_contain_text("Phạm Thị Dung")
-    await screenshot(page, "dashboard-group")
 
     await page.fill("form#transcript-search input[name=q]", "500 thùng")
     await page.press("form#transcript-search input[name=q]", "Enter")
@@ -110,7 +108,6 @@ async def test_the_head_signs_in_by_link_and_sees_the_waiting_customer_and_the_a
 
     await page.goto(f"/dashboard/staff/{SALES}")
     await expect(page.locator("#chart-compliance svg")).to_be_visible()
-    await screenshot(page, "dashboard-staff")
 
 
 async def test_a_sales_does_not_see_the_directory(page: Page, live_server: Any) -> None:
