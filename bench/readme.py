@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import results
@@ -26,8 +27,8 @@ def _ms(value: float | None, drain: float) -> str:
     return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.1f} s"
 
 
-def _row(report: Report, label: str, cell: object, goal: str) -> str:
-    cells = [cell(report, name) for name in COLUMNS]  # type: ignore[operator]
+def _row(report: Report, label: str, cell: Callable[[Report, str], str], goal: str) -> str:
+    cells = [cell(report, name) for name in COLUMNS]
     return f"| {label} | " + " | ".join(cells) + f" | {goal} |"
 
 

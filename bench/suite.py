@@ -4,7 +4,8 @@ For each target (the bare aiohttp app; the service with 1 and 2 processes on SQL
 PostgreSQL) and each rate, a fresh process and a fresh database: warm-up, then wrk replays
 pre-signed events at the rate for --seconds, then the inbox gets --drain seconds to empty.
 Then the SLA alert lateness and the deadline sweep cost. Prints the Markdown and writes
-bench/RESULTS.md (--quick: a ~1 minute smoke run, written to the temporary directory instead).
+bench/RESULTS.md and README's table (--quick: a smoke run of about 1.5 minutes, written to the
+temporary directory instead).
 Every option has an environment twin (BENCH_RATES, BENCH_SECONDS, …; BENCH_QUICK=1).
 """
 
