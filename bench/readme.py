@@ -16,6 +16,7 @@ COLUMNS = {
     "sqlite-2": "SQLite, 2 processes",
     "pg-1": "PostgreSQL, 1 process",
     "pg-2": "PostgreSQL, 2 processes",
+    "pg-split": "PostgreSQL, webhook + worker",
 }
 
 

@@ -1,8 +1,9 @@
 """`make bench`: the webhook under rising load, on SQLite and PostgreSQL, against a bare baseline.
 
 For each target (the bare aiohttp app; the service with 1 and 2 processes on SQLite and on
-PostgreSQL) and each rate, a fresh process and a fresh database: warm-up, then wrk replays
-pre-signed events at the rate for --seconds, then the inbox gets --drain seconds to empty.
+PostgreSQL, and on PostgreSQL a webhook-role process next to a worker-role one) and each rate,
+a fresh process and a fresh database: warm-up, then wrk replays pre-signed events at the rate
+for --seconds, then the inbox gets --drain seconds to empty.
 Then the SLA alert lateness and the deadline sweep cost. Prints the Markdown and writes
 bench/RESULTS.md and README's table (--quick: a smoke run of about 1.5 minutes, written to the
 temporary directory instead).

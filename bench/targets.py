@@ -1,5 +1,7 @@
 """What the bench loads: the bare aiohttp app, or `python webhook.py` (1 or 2 processes) on a fresh
 SQLite file or a fresh PostgreSQL database, each started for one measurement and thrown away.
+`pg-split` runs one PROCESS_ROLE=webhook process, which gets all the load, and one
+PROCESS_ROLE=worker process, which processes what the first one stored.
 """
 
 from __future__ import annotations
@@ -29,10 +31,15 @@ class Target:
     name: str
     database: str | None = None  # "sqlite" | "postgresql"
     processes: int = 1
+    roles: tuple[str, ...] = ()  # PROCESS_ROLE per process; empty: every process is "all"
 
     @property
     def is_bare(self) -> bool:
         return self.database is None
+
+    def role(self, index: int) -> str:
+        """PROCESS_ROLE of process `index` (0-based)."""
+        return self.roles[index] if self.roles else "all"
 
 
 ALL_TARGETS = {
@@ -43,6 +50,7 @@ ALL_TARGETS = {
         Target("sqlite-2", "sqlite", 2),
         Target("pg-1", "postgresql", 1),
         Target("pg-2", "postgresql", 2),
+        Target("pg-split", "postgresql", 2, ("webhook", "worker")),
     )
 }
 
@@ -107,7 +115,11 @@ def _stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
 def serve(
     target: Target, tmp: Path, *, log_level: str = "INFO", extra: dict[str, str] | None = None
 ) -> Iterator[tuple[list[str], str | None]]:
-    """Start the target; yields (base URLs, DATABASE_URL or None), then stops it."""
+    """Start the target; yields (base URLs, DATABASE_URL or None), then stops it.
+
+    The URLs are those of the processes that take the load: a `worker` process is started and
+    waited for, but gets no URL in the list (wrk sends it nothing).
+    """
     with ExitStack() as stack:
         database_url = None
         if target.database:
@@ -116,7 +128,7 @@ def serve(
         stack.callback(_stop_all, procs)
         urls = []
         log_path = tmp / f"{target.name}.log"
-        for _ in range(target.processes):  # one at a time: the first one migrates
+        for index in range(target.processes):  # one at a time: the first one migrates
             port = free_port()
             if target.is_bare:
                 command = [sys.executable, str(ROOT / "bench" / "bare_app.py"), str(port)]
@@ -126,9 +138,12 @@ def serve(
                 # Local mode, every setting at its default but WEBHOOK_RATE_LIMIT (raised).
                 env = service_env(tmp / "unused.db", port, log_level)
                 env.update(DATABASE_URL=str(database_url), **(extra or {}))
+                env["PROCESS_ROLE"] = target.role(index)
             procs.append(_start(command, env, log_path))
-            urls.append(f"http://127.0.0.1:{port}")
-            wait_ready(urls[-1], procs[-1], log_path)
+            url = f"http://127.0.0.1:{port}"
+            wait_ready(url, procs[-1], log_path)
+            if target.role(index) != "worker":
+                urls.append(url)
         yield urls, database_url
 
 

@@ -42,6 +42,9 @@ from storage.tokens import DbTokenStore
 
 log = logging.getLogger(__name__)
 
+IDLE_POLL_SECONDS = 2.0  # role all: the webhook in the same process wakes the inbox worker
+WORKER_POLL_SECONDS = 0.05  # role worker: nothing wakes it; see inbox_poll_seconds
+
 # How often the process looks for due deadlines. A sweep with nothing due is one indexed query
 # per rule (a few ms), so four a second cost little and keep an alert within ~0.25 s of its
 # deadline.
@@ -77,14 +80,19 @@ class Runtime:
         return parse_proxies(self.settings.trusted_proxies)
 
     async def start(self, *, workers: bool = True) -> None:
-        """Load the staff file and tokens, then start the workers and the scheduler."""
+        """Load the staff file and tokens, then start the workers and the scheduler.
+
+        They start only when `workers` is True (tests turn them off) and PROCESS_ROLE is not
+        `webhook`: a webhook-only process stores events and leaves them to a worker process.
+        """
         await self.load_staff_file()
         counts = await import_products_file(self.sessions, self.settings.products_file)
         log.info("products file %s: %s", self.settings.products_file, counts)
         if self.tokens:
             await self.tokens.load()
-        if workers:
-            self._spawn(self.inbox.run(), "inbox")
+        log.info("process role: %s", self.settings.process_role)
+        if workers and self.settings.runs_workers:
+            self._spawn(self.inbox.run(inbox_poll_seconds(self.settings)), "inbox")
             self._spawn(self.outbox.run(), "outbox")
             self.scheduler = AsyncIOScheduler(timezone=self.settings.timezone)
             if self.tokens:
@@ -204,7 +212,10 @@ class Runtime:
 
     async def health(self) -> dict[str, Any]:
         """Database reachability, backlog sizes and the Zalo token state (never the token)."""
-        report: dict[str, Any] = {"mode": "local" if self.settings.local_mode else "live"}
+        report: dict[str, Any] = {
+            "mode": "local" if self.settings.local_mode else "live",
+            "role": self.settings.process_role,
+        }
         try:
             async with self.sessions() as db:
                 await db.exec(text("SELECT 1"))  # type: ignore[call-overload]
@@ -303,6 +314,17 @@ class Runtime:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         return round((moment - self.clock.now()).total_seconds())
+
+
+def inbox_poll_seconds(settings: Settings) -> float:
+    """How often the inbox worker looks for pending events when nothing wakes it.
+
+    In role `all` the webhook in the same process wakes it, so the 2 s poll only picks up
+    other processes' events. A `worker` process is never woken by a webhook (the events arrive
+    in `webhook` processes), so it polls every 50 ms: an empty poll is one query on the
+    `ix_inbox_events_status` index, about 20 a second, and an event waits 25 ms on average.
+    """
+    return WORKER_POLL_SECONDS if settings.process_role == "worker" else IDLE_POLL_SECONDS
 
 
 async def _scalar(db: Any, query: Any) -> int:

@@ -158,6 +158,16 @@ def _log_level(value: str) -> str:
     return level
 
 
+PROCESS_ROLES = ("all", "webhook", "worker")
+
+
+def _process_role(value: str) -> str:
+    role = value.strip().lower()
+    if role not in PROCESS_ROLES:
+        raise ValueError("must be all, webhook or worker")
+    return role
+
+
 def _setting(default: str, parse: Callable[[str], Any] = _text, secret: bool = False) -> Any:
     return field(default=None, metadata={"default": default, "parse": parse, "secret": secret})
 
@@ -203,6 +213,7 @@ class Settings:
     session_secret: str = _setting("", secret=True)
     session_ttl: str = _setting("12h", _duration)
     login_link_ttl: str = _setting("15m", _duration)
+    process_role: str = _setting("all", _process_role)
 
     @property
     def local_mode(self) -> bool:
@@ -213,6 +224,11 @@ class Settings:
     def base_url(self) -> str:
         """Where people reach the dashboard: PUBLIC_URL, else this machine's port."""
         return self.public_url or f"http://localhost:{self.port}"
+
+    @property
+    def runs_workers(self) -> bool:
+        """PROCESS_ROLE all or worker: this process runs the workers, the sweep and the jobs."""
+        return self.process_role != "webhook"
 
     @property
     def tz(self) -> ZoneInfo:
