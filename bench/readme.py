@@ -81,7 +81,7 @@ def _clock_lines(report: Report) -> list[str]:
     ]
     if sweeps:
         lines.append(
-            "- one deadline sweep (every rule's, as run each second) with open clocks none of "
+            "- one deadline sweep (every rule's, as run every 0.25 s) with open clocks none of "
             "which is due (" + "; ".join(sweeps) + "); target: no dearer over 20,000 than over 20"
         )
     return lines
