@@ -20,7 +20,14 @@ from bot import web as pages
 from bot.appkeys import RUNTIME
 from bot.clientip import client_address
 from bot.clock import AdjustableClock, Clock, SystemClock
-from bot.events import EventError, dedupe_key, event_moment, load_body, verify_signature
+from bot.events import (
+    EventError,
+    conversation_key,
+    dedupe_key,
+    event_moment,
+    load_body,
+    verify_signature,
+)
 from bot.orders import ProductDataError, read_products_csv
 from bot.runtime import build_runtime
 from config.settings import Settings, SettingsError, load_settings
@@ -158,7 +165,11 @@ async def zalo_webhook(request: web.Request) -> web.Response:
     try:
         new = await asyncio.wait_for(
             runtime.inbox.store(
-                key=dedupe_key(body, raw), event_name=name, body=raw, now=runtime.clock.now()
+                key=dedupe_key(body, raw),
+                event_name=name,
+                body=raw,
+                now=runtime.clock.now(),
+                conversation=conversation_key(body),
             ),
             request.app[ACK_DEADLINE],
         )

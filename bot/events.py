@@ -179,6 +179,16 @@ def _members(body: dict[str, Any]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(f for f in found if f and f != "None"))
 
 
+def conversation_key(body: dict[str, Any]) -> str | None:
+    """The group (or, 1:1, the user) an event belongs to; None when it cannot be told."""
+    try:
+        event = parse_event(body)
+    except EventError:
+        return None
+    key = event.group_id or event.sender_id
+    return key[:64] if key else None
+
+
 def parse_event(body: dict[str, Any]) -> ZaloEvent:
     """Turn a webhook body into a ZaloEvent, or raise EventError naming the missing field."""
     name = body.get("event_name")

@@ -158,10 +158,19 @@ class Inbox:
         self._turns: AbstractAsyncContextManager[Any] = turns
         self._writer = GroupCommit(sessions, self._wake.set, turns)
 
-    async def store(self, *, key: str, event_name: str, body: bytes, now: datetime) -> bool:
+    async def store(
+        self,
+        *,
+        key: str,
+        event_name: str,
+        body: bytes,
+        now: datetime,
+        conversation: str | None = None,
+    ) -> bool:
         """Insert the raw event unless its key is already there; True when it is new."""
         values = {
             "dedupe_key": key,
+            "conversation": conversation,
             "event_name": clean_text(event_name)[:100],
             "body": body.decode("utf-8"),
             "received_at": now,
@@ -191,9 +200,10 @@ class Inbox:
         done = 0
         async with self._lock:
             while ids := await self._pending_ids(batch):
-                for inbox_id in ids:
-                    await self._process_one(inbox_id)
-                    done += 1
+                handled = [await self._process_one(inbox_id) for inbox_id in ids]
+                if not any(handled):  # all held by other processes: wait to be woken
+                    break
+                done += sum(handled)
         if done:
             self.on_processed()
         return done
@@ -208,7 +218,8 @@ class Inbox:
             )
             return [i for i in (await db.exec(query)).all() if i is not None]
 
-    async def _process_one(self, inbox_id: int) -> None:
+    async def _process_one(self, inbox_id: int) -> bool:
+        """Process one event; False when another process has it or it must wait its turn."""
         name: str | None = None
         msg_id: str | None = None
         status, error = "done", None
@@ -221,8 +232,8 @@ class Inbox:
                     .with_for_update(skip_locked=True)
                 )
                 row = (await db.exec(claim)).first()
-                if row is None:
-                    return
+                if row is None or await _earlier_pending(db, row):
+                    return False
                 name = row.event_name
                 try:
                     event = parse_event(load_body(row.body.encode("utf-8")))
@@ -240,8 +251,9 @@ class Inbox:
             log.exception("inbox %s failed", inbox_id)
             outcome = await self._record_failure(inbox_id, exc)
             self._processed(inbox_id, name, msg_id, outcome, type(exc).__name__)
-            return
+            return True
         self._processed(inbox_id, name, msg_id, status, error)
+        return True
 
     def _processed(
         self,
@@ -275,3 +287,23 @@ class Inbox:
             db.add(row)
             await db.commit()
             return "failed" if row.status == "failed" else "retry"
+
+
+async def _earlier_pending(db: Any, row: InboxEvent) -> bool:
+    """True when an earlier event of the same conversation is still pending: it goes first.
+
+    With several processes, the earlier one may be under way in another process (locked, still
+    pending until that commits); processing this one now could answer out of order.
+    """
+    if row.conversation is None:
+        return False
+    earlier = (
+        select(InboxEvent.id)
+        .where(
+            InboxEvent.conversation == row.conversation,
+            col(InboxEvent.id) < row.id,
+            InboxEvent.status == "pending",
+        )
+        .limit(1)
+    )
+    return (await db.exec(earlier)).first() is not None

@@ -24,8 +24,12 @@ class InboxEvent(SQLModel, table=True):
     """A raw webhook event, stored before the webhook answers; processed off the request path."""
 
     __tablename__ = "inbox_events"
+    __table_args__ = (Index("ix_inbox_events_conversation", "conversation", "id"),)
     id: int | None = Field(default=None, primary_key=True)
     dedupe_key: str = Field(unique=True, max_length=200)
+    # The group (or 1:1 user) the event belongs to: its events are processed in arrival order,
+    # even with several processes.
+    conversation: str | None = Field(default=None, max_length=64)
     event_name: str = Field(max_length=100)
     body: str = Field(sa_column=Column(Text, nullable=False))
     received_at: datetime = _utc()
