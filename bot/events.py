@@ -180,25 +180,19 @@ def _members(body: dict[str, Any]) -> tuple[str, ...]:
 
 
 def conversation_key(body: dict[str, Any]) -> str | None:
-    """The group (or, 1:1, the user) an event belongs to; None when it cannot be told."""
-    try:
-        event = parse_event(body)
-    except EventError:
-        return None
-    key = event.group_id or event.sender_id
-    return key[:64] if key else None
+    """The group (or, 1:1, the user) an event belongs to; None when it cannot be told.
 
-
-def parse_event(body: dict[str, Any]) -> ZaloEvent:
-    """Turn a webhook body into a ZaloEvent, or raise EventError naming the missing field."""
+    On the webhook's path: it reads only the ids, not the whole event."""
     name = body.get("event_name")
     if not isinstance(name, str) or not name:
-        raise EventError("missing event_name")
-    timestamp = body.get("timestamp")
-    if event_moment(timestamp) is None:
-        raise EventError("missing or non-numeric timestamp (epoch milliseconds)")
-    kind = classify(name)
-    message = body.get("message") if isinstance(body.get("message"), dict) else {}
+        return None
+    sender, group_id = _participants(body, classify(name))
+    key = group_id or sender
+    return key if key and _usable(key, ID_CHARS) else None
+
+
+def _participants(body: dict[str, Any], kind: Kind) -> tuple[str | None, str | None]:
+    """The sender's id and the group's id, each where this kind of event carries it."""
     sender = _id(body.get("sender")) or _id(body.get("follower")) or _id(body.get("user"))
     recipient = _id(body.get("recipient"))
     group_id = _id(body, "group_id") or _id(body.get("group"), "group_id") or _id(body.get("group"))
@@ -212,6 +206,20 @@ def parse_event(body: dict[str, Any]) -> ZaloEvent:
         Kind.GROUP_OTHER,
     ):
         group_id = group_id or recipient
+    return sender, group_id
+
+
+def parse_event(body: dict[str, Any]) -> ZaloEvent:
+    """Turn a webhook body into a ZaloEvent, or raise EventError naming the missing field."""
+    name = body.get("event_name")
+    if not isinstance(name, str) or not name:
+        raise EventError("missing event_name")
+    timestamp = body.get("timestamp")
+    if event_moment(timestamp) is None:
+        raise EventError("missing or non-numeric timestamp (epoch milliseconds)")
+    kind = classify(name)
+    message = body.get("message") if isinstance(body.get("message"), dict) else {}
+    sender, group_id = _participants(body, kind)
     if kind in (Kind.GROUP_MESSAGE, Kind.USER_MESSAGE, Kind.OA_GROUP_ECHO, Kind.OA_ECHO):
         if not _id(message, "msg_id"):
             raise EventError("missing message.msg_id")
