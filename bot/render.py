@@ -24,6 +24,11 @@ class Mention(str):
     """A Zalo mention marker produced by the `mention` filter: rendered as is."""
 
 
+# What `mention` writes, as a regular expression whose group is the user id (ids fit 64
+# characters): the dashboard and the simulator turn each one back into '@Name'.
+MENTION_MARKER = r"\[@([^\]\s]{1,64})\]"
+
+
 def mention(user_id: str | None) -> Mention | str:
     return Mention(f"[@{user_id}]") if user_id else ""
 

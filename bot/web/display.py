@@ -11,11 +11,11 @@ from typing import Any
 from aiohttp import web
 from markupsafe import Markup, escape
 
-from bot.render import labels
+from bot.render import MENTION_MARKER, labels
 from bot.web.core import language, render
 from storage.models import Staff
 
-MENTION = re.compile(r"\[@([^\]\s]+)\]")
+MENTION = re.compile(MENTION_MARKER)
 DETAIL_LIMIT = 240
 
 

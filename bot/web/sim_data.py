@@ -20,7 +20,7 @@ from sqlalchemy import String, and_, literal, or_, union
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.render import labels, vnd
+from bot.render import MENTION_MARKER, labels, vnd
 from bot.rules import payment_gate
 from bot.web.core import ROLE_LABELS
 from storage import repo
@@ -35,7 +35,7 @@ STATUS_LABELS = {
     "approved": ("đã duyệt", "approved"),
     "rejected": ("từ chối", "rejected"),
 }
-_MARKUP = re.compile(r"\[@([^\]\s]{1,64})\]|(https?://[^\s<>\"']+)")
+_MARKUP = re.compile(rf"{MENTION_MARKER}|(https?://[^\s<>\"']+)")
 
 
 def pick(lang: str, vi: str, en: str) -> str:
