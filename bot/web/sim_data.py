@@ -23,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.render import MENTION_MARKER, labels, vnd
 from bot.rules import payment_gate
 from bot.web.core import ROLE_LABELS
+from bot.web.queries import staff_by_id
 from storage import repo
 from storage.models import Group, InboxEvent, Message, OutboxMessage, SlaClock, SlaEvent, Staff
 
@@ -122,8 +123,7 @@ class People:
 
 
 async def people(db: AsyncSession, lang: str) -> People:
-    rows = (await db.exec(select(Staff))).all()
-    return People({s.zalo_user_id: s for s in rows}, lang)
+    return People(await staff_by_id(db), lang)
 
 
 def _group_private_ids(group_id: str) -> Any:
