@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot import openapi
 from bot.appkeys import RUNTIME
 from bot.rules import incidents, payment_gate, sla
+from bot.text import fits
 from storage import repo
 from storage.models import Group
 
@@ -45,8 +46,8 @@ async def get_group(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     group_id = request.match_info["group_id"]
     async with runtime.sessions() as db:
-        usable = len(group_id) <= 64 and "\x00" not in group_id  # else no row can have it
-        group = await repo.get_group(db, group_id=group_id) if usable else None
+        # An id that no row can hold is not looked up (PostgreSQL would refuse the query).
+        group = await repo.get_group(db, group_id=group_id) if fits(group_id, 64) else None
         if group is None:
             return web.json_response({"error": "not_found", "group_id": group_id}, status=404)
         body = await _group_body(db, group)

@@ -12,8 +12,9 @@ from typing import Any
 from aiohttp import web
 from sqlmodel import col, select
 
-from bot.api_care import MAX_ROW_ID, fits
+from bot.api_care import MAX_ROW_ID
 from bot.appkeys import RUNTIME
+from bot.text import fits
 from storage import repo
 from storage.models import CareAssignment, Customer
 

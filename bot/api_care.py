@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import orders
 from bot.appkeys import RUNTIME
+from bot.text import fits
 from storage import repo
 from storage.models import Customer, Order
 
@@ -85,11 +86,6 @@ def _whole(value: Any, name: str, *, minimum: int, maximum: int = MAX_ROW_ID) ->
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
         raise BadRequest(f"{name} must be a whole number from {minimum} to {maximum}")
     return value
-
-
-def fits(value: str, max_chars: int) -> bool:
-    """Text a column can hold: at most `max_chars` characters and no NUL."""
-    return len(value) <= max_chars and "\x00" not in value
 
 
 def _text(value: Any, name: str, max_chars: int) -> str | None:

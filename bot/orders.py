@@ -27,6 +27,7 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.text import fits
 from storage.db import SessionFactory
 from storage.models import Order, OrderItem, Product
 
@@ -114,7 +115,7 @@ def _text(raw: Mapping[str, Any], key: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise ProductDataError(f"{key} must be text")
     value = (value or "").strip() or None
-    if value is not None and (len(value) > PRODUCT_TEXT[key] or "\x00" in value):
+    if value is not None and not fits(value, PRODUCT_TEXT[key]):
         raise ProductDataError(f"{key} must be text of at most {PRODUCT_TEXT[key]} characters")
     return value
 

@@ -7,6 +7,11 @@ import unicodedata
 _SPECIAL = str.maketrans({"đ": "d", "Đ": "D"})
 
 
+def fits(value: str, max_chars: int) -> bool:
+    """Text a column can hold: at most `max_chars` characters and no NUL."""
+    return len(value) <= max_chars and "\x00" not in value
+
+
 def fold(text: str) -> str:
     """Lower-case `text` and strip Vietnamese diacritics: 'Ghi chú' -> 'ghi chu'."""
     decomposed = unicodedata.normalize("NFD", text.translate(_SPECIAL))
