@@ -25,6 +25,7 @@ PostgreSQL pass: browser tests run once, in the SQLite pass.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -110,10 +111,12 @@ class LiveServer:
         return self.app[RUNTIME]
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def live_server(settings: Settings, clock: FrozenClock) -> AsyncIterator[LiveServer]:
-    """create_app(settings, clock=FrozenClock(START), workers=True) on 127.0.0.1:<free port>."""
-    app = create_app(settings, clock=clock, workers=True)
+@contextlib.asynccontextmanager
+async def serving(
+    settings: Settings, clock: FrozenClock, *, workers: bool
+) -> AsyncIterator[LiveServer]:
+    """create_app(settings, clock=clock, workers=…) on 127.0.0.1:<free port>, until the end."""
+    app = create_app(settings, clock=clock, workers=workers)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -122,6 +125,13 @@ async def live_server(settings: Settings, clock: FrozenClock) -> AsyncIterator[L
         yield LiveServer(f"http://127.0.0.1:{port}", app, clock)
     finally:
         await runner.cleanup()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def live_server(settings: Settings, clock: FrozenClock) -> AsyncIterator[LiveServer]:
+    """create_app(settings, clock=FrozenClock(START), workers=True) on 127.0.0.1:<free port>."""
+    async with serving(settings, clock, workers=True) as server:
+        yield server
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
-from aiohttp import web
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -25,9 +24,8 @@ from bot.web.core import make_session_cookie
 from config.settings import Settings
 from storage.db import SessionFactory
 from storage.models import Payment
-from tests.browser.conftest import NO_PLAYWRIGHT, TIMEOUT_MS, LiveServer, Screenshot
+from tests.browser.conftest import NO_PLAYWRIGHT, TIMEOUT_MS, LiveServer, Screenshot, serving
 from tests.support import HEAD, SALES
-from webhook import create_app
 
 expect = pytest.importorskip("playwright.async_api", reason=NO_PLAYWRIGHT).expect
 
@@ -47,16 +45,8 @@ END = datetime(2026, 11, 27, 15, 30, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
 async def demo_server(settings: Settings) -> AsyncIterator[LiveServer]:
     """30 days and 8 groups of demo data, then the app on it at the demo's end, on a real port."""
     await run_demo(settings, days=30, groups=8, end=END)
-    clock = FrozenClock(END)
-    app = create_app(settings, clock=clock, workers=False)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    port = runner.addresses[0][1]
-    try:
-        yield LiveServer(f"http://127.0.0.1:{port}", app, clock)
-    finally:
-        await runner.cleanup()
+    async with serving(settings, FrozenClock(END), workers=False) as server:
+        yield server
 
 
 async def signed_in(browser: Browser, server: LiveServer, **options: Any) -> Page:
