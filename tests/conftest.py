@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from bot.clock import FrozenClock
 from config.settings import Settings, load_settings
 from storage.db import SessionFactory, make_engine, make_sessions, upgrade
+from tests.fake_zalo import FakeZalo
 from tests.support import Bot
 from webhook import create_app
 
@@ -127,6 +128,15 @@ def live_settings(settings: Settings) -> Settings:
         zalo_access_token="env-access-token",
         zalo_refresh_token="env-refresh-token",
     )
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeZalo]:
+    """A fake Zalo API server in this event loop that takes live_settings' access token."""
+    server = FakeZalo(valid_tokens={"env-access-token"})
+    await server.start()
+    yield server
+    await server.close()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -29,14 +29,6 @@ from webhook import create_app
 EVENTS = 40
 COPIES = 3  # deliveries of each event to each app, all at once
 GROUPS = ("dup-group-a", "dup-group-b")
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeZalo]:
-    server = FakeZalo(valid_tokens={"env-access-token"})
-    await server.start()
-    yield server
-    await server.close()
 
 
 @pytest.fixture

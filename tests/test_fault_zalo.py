@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from itertools import groupby
 from typing import Any
@@ -34,14 +34,6 @@ CLIENT_TIMEOUT = 0.3  # seconds; a held answer takes longer, so the bot's call t
 HELD = 0.8
 LONGEST_BACKOFF = timedelta(minutes=10)  # bot/outbox.py backoff() is capped there
 WAIT = 30.0
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeZalo]:
-    server = FakeZalo(valid_tokens={"env-access-token"})
-    await server.start()
-    yield server
-    await server.close()
 
 
 @pytest.fixture
