@@ -187,13 +187,12 @@ async def export_document(
 
 async def export_counts(db: AsyncSession, group: Group) -> dict[str, int]:
     """How many rows the main parts of the export hold (for the message with the link)."""
-    g = group.group_id
-    return {
-        "messages": await _count(db, Message, Message.group_id == g),
-        "orders": await _count(db, Order, Order.group_id == g),
-        "payments": await _count(db, Payment, Payment.group_id == g),
-        "incidents": await _count(db, Incident, Incident.group_id == g),
-    }
+    return await _rows_per_table(db, group.group_id, Message, Order, Payment, Incident)
+
+
+async def _rows_per_table(db: AsyncSession, group_id: str, *models: Any) -> dict[str, int]:
+    """{table name: rows of the group} for each model (each has a group_id column)."""
+    return {m.__tablename__: await _count(db, m, m.group_id == group_id) for m in models}
 
 
 async def _count(db: AsyncSession, model: Any, *where: Any) -> int:
@@ -252,13 +251,7 @@ async def erase_plan(db: AsyncSession, group: Group) -> dict[str, int]:
 
 async def kept_counts(db: AsyncSession, group: Group) -> dict[str, int]:
     """The business records an erasure keeps, for the messages that announce it."""
-    g = group.group_id
-    return {
-        "payments": await _count(db, Payment, Payment.group_id == g),
-        "orders": await _count(db, Order, Order.group_id == g),
-        "sla_clocks": await _count(db, SlaClock, SlaClock.group_id == g),
-        "ratings": await _count(db, Rating, Rating.group_id == g),
-    }
+    return await _rows_per_table(db, group.group_id, Payment, Order, SlaClock, Rating)
 
 
 async def erase(db: AsyncSession, group: Group, *, now: datetime) -> dict[str, int]:
