@@ -219,6 +219,17 @@ def _environment() -> jinja2.Environment:
 ENV = _environment()
 
 
+def pick(lang: str, vi: str, en: str | None = None) -> str:
+    """The Vietnamese text, or the English one when the viewer reads English."""
+    return en if lang == "en" and en is not None else vi
+
+
+def role_label(role: str, lang: str) -> str:
+    """A role's display name: 'sales_head' -> 'Trưởng phòng KD' (or 'Sales head')."""
+    vi, en = ROLE_LABELS.get(role, (role, role))
+    return pick(lang, vi, en)
+
+
 def render(
     request: web.Request, template: str, *, status: int = 200, **context: Any
 ) -> web.Response:
@@ -228,14 +239,10 @@ def render(
     tz = runtime.settings.tz
 
     def t(vi: str, en: str | None = None) -> str:
-        return vi if lang == "vi" or en is None else en
+        return pick(lang, vi, en)
 
     def when(moment: datetime | None, fmt: str = "%d/%m %H:%M") -> str:
         return moment.astimezone(tz).strftime(fmt) if moment else ""
-
-    def role_label(role: str) -> str:
-        vi, en = ROLE_LABELS.get(role, (role, role))
-        return t(vi, en)
 
     def left(delta: timedelta) -> str:
         """A signed duration in minutes/hours, for 'time left' cells."""
@@ -252,7 +259,7 @@ def render(
         t=t,
         when=when,
         left=left,
-        role_label=role_label,
+        role_label=lambda role: role_label(role, lang),
         lang=lang,
         title=title,
         viewer=viewer,

@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.render import MENTION_MARKER, labels, vnd
 from bot.rules import payment_gate
-from bot.web.core import ROLE_LABELS
+from bot.web.core import pick, role_label
 from bot.web.queries import staff_by_id
 from storage import repo
 from storage.models import Group, InboxEvent, Message, OutboxMessage, SlaClock, SlaEvent, Staff
@@ -37,10 +37,6 @@ STATUS_LABELS = {
     "rejected": ("từ chối", "rejected"),
 }
 _MARKUP = re.compile(rf"{MENTION_MARKER}|(https?://[^\s<>\"']+)")
-
-
-def pick(lang: str, vi: str, en: str) -> str:
-    return en if lang == "en" else vi
 
 
 def text_parts(text: str | None, names: dict[str, str]) -> list[dict[str, str]]:
@@ -115,8 +111,7 @@ class People:
         staff = self.staff.get(user_id or "")
         if staff is None:
             return pick(self.lang, "Khách hàng", "Customer")
-        vi, en = ROLE_LABELS.get(staff.role, (staff.role, staff.role))
-        return pick(self.lang, vi, en)
+        return role_label(staff.role, self.lang)
 
     def names(self) -> dict[str, str]:
         return {user_id: staff.name for user_id, staff in self.staff.items()}

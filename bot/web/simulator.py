@@ -26,7 +26,7 @@ from aiohttp import web
 from bot.appkeys import RUNTIME
 from bot.runtime import Runtime
 from bot.web import sim_data, sim_events
-from bot.web.core import language, render
+from bot.web.core import language, pick, render
 from bot.web.sim_data import CUSTOMER_ID
 from storage import repo
 
@@ -72,7 +72,7 @@ def setup(app: web.Application) -> None:
 
 
 def _say(request: web.Request, key: str) -> str:
-    return sim_data.pick(language(request), *WORDS[key])
+    return pick(language(request), *WORDS[key])
 
 
 def _fail(status: int, message: str) -> web.Response:
