@@ -163,6 +163,11 @@ async def current_viewer(request: web.Request) -> Viewer | None:
     return viewer
 
 
+def forbidden(request: web.Request) -> web.Response:
+    """The 403 page: the viewer's role does not cover what they asked for."""
+    return render(request, "forbidden.html", status=403, title=("Không có quyền", "Not allowed"))
+
+
 def page(
     roles: Iterable[str] | None = None,
 ) -> Callable[[Callable[[web.Request, Viewer], Awaitable[web.StreamResponse]]], Handler]:
@@ -178,12 +183,7 @@ def page(
             if viewer is None:
                 raise web.HTTPFound(f"/login?next={quote(request.path_qs, safe='')}")
             if allowed is not None and viewer.role not in allowed:
-                return render(
-                    request,
-                    "forbidden.html",
-                    status=403,
-                    title=("Không có quyền", "Not allowed"),
-                )
+                return forbidden(request)
             return await handler(request, viewer)
 
         view.__name__ = handler.__name__

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from functools import cache
 from typing import Any
 
 from aiohttp import web
@@ -19,14 +18,9 @@ MENTION = re.compile(MENTION_MARKER)
 DETAIL_LIMIT = 240
 
 
-@cache
-def _labels(lang: str) -> dict[str, Any]:
-    return labels(lang)
-
-
 def labeler(request: web.Request) -> Callable[[str, str | None], str]:
     """label(section, code): the display word of a stored code (labels.toml), else the code."""
-    words = _labels(language(request))
+    words = labels(language(request))
 
     def label(section: str, code: str | None) -> str:
         if code is None:
@@ -77,11 +71,6 @@ def compact(detail: Mapping[str, Any] | None) -> str:
 def not_found(request: web.Request) -> web.Response:
     """The 404 page: a record that does not exist or that the viewer may not see."""
     return render(request, "_not_found.html", status=404, title=("Không tìm thấy", "Not found"))
-
-
-def forbidden(request: web.Request) -> web.Response:
-    """The 403 page, as the page decorator shows it."""
-    return render(request, "forbidden.html", status=403, title=("Không có quyền", "Not allowed"))
 
 
 def page_number(request: web.Request) -> int:

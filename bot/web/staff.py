@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bot.web import charts, series
-from bot.web.core import Viewer, page, render, runtime_of
-from bot.web.display import forbidden, labeler, not_found
+from bot.web.core import Viewer, forbidden, page, render, runtime_of
+from bot.web.display import labeler, not_found
 from bot.web.queries import group_names, plain_id, staff_by_id
 from bot.web.queries_staff import (
     clocks_of,
