@@ -32,7 +32,15 @@ from aiohttp import web
 from bot.clientip import client_address
 from bot.handlers.login import token_hash
 from bot.passwd import burn_time, verify_password
-from bot.web.core import check_csrf, current_viewer, end_session, render, runtime_of, start_session
+from bot.web.core import (
+    check_csrf,
+    current_viewer,
+    end_session,
+    https_only,
+    render,
+    runtime_of,
+    start_session,
+)
 from storage import repo
 from storage.models import Staff
 
@@ -126,7 +134,7 @@ def _with_form_token(request: web.Request, response: web.Response, token: str) -
         token,
         httponly=True,
         samesite="Lax",
-        secure=runtime_of(request).settings.base_url.startswith("https://"),
+        secure=https_only(request),
         path="/login",
     )
     return response

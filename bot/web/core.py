@@ -115,6 +115,11 @@ def read_session_cookie(runtime: Runtime, value: str | None, now: datetime) -> s
     return data["u"]
 
 
+def https_only(request: web.Request) -> bool:
+    """Cookies get the Secure flag when the dashboard is served over https (PUBLIC_URL)."""
+    return request.app[RUNTIME].settings.base_url.startswith("https://")
+
+
 def start_session(request: web.Request, response: web.StreamResponse, user_id: str) -> None:
     """Sign `user_id` in on this response."""
     runtime = request.app[RUNTIME]
@@ -125,7 +130,7 @@ def start_session(request: web.Request, response: web.StreamResponse, user_id: s
         max_age=int(ttl.total_seconds()),
         httponly=True,
         samesite="Lax",
-        secure=runtime.settings.base_url.startswith("https://"),
+        secure=https_only(request),
         path="/",
     )
 
