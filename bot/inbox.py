@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from bot.dispatch import Deps, process_event
@@ -228,11 +229,15 @@ class Inbox:
                 # Another process may hold it (PostgreSQL: skip it; SQLite: BEGIN IMMEDIATE waits).
                 claim = (
                     select(InboxEvent)
-                    .where(InboxEvent.id == inbox_id, InboxEvent.status == "pending")
+                    .where(
+                        InboxEvent.id == inbox_id,
+                        InboxEvent.status == "pending",
+                        ~_EARLIER_PENDING,
+                    )
                     .with_for_update(skip_locked=True)
                 )
                 row = (await db.exec(claim)).first()
-                if row is None or await _earlier_pending(db, row):
+                if row is None:
                     return False
                 name = row.event_name
                 try:
@@ -289,21 +294,17 @@ class Inbox:
             return "failed" if row.status == "failed" else "retry"
 
 
-async def _earlier_pending(db: Any, row: InboxEvent) -> bool:
-    """True when an earlier event of the same conversation is still pending: it goes first.
 
-    With several processes, the earlier one may be under way in another process (locked, still
-    pending until that commits); processing this one now could answer out of order.
-    """
-    if row.conversation is None:
-        return False
-    earlier = (
-        select(InboxEvent.id)
-        .where(
-            InboxEvent.conversation == row.conversation,
-            col(InboxEvent.id) < row.id,
-            InboxEvent.status == "pending",
-        )
-        .limit(1)
+# An earlier event of the same conversation still pending goes first: with several processes
+# it may be under way in another one (locked, pending until that commits), and answering this
+# one now could answer out of order. Part of the claim, so it costs no extra round trip.
+_EARLIER = aliased(InboxEvent)
+_EARLIER_PENDING = (
+    select(_EARLIER.id)
+    .where(
+        col(_EARLIER.conversation) == col(InboxEvent.conversation),
+        col(_EARLIER.id) < col(InboxEvent.id),
+        col(_EARLIER.status) == "pending",
     )
-    return (await db.exec(earlier)).first() is not None
+    .exists()
+)
