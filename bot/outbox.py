@@ -163,8 +163,12 @@ class Outbox:
         renderer: Renderer,
         locale: str,
         metrics: Metrics | None = None,
+        read_sessions: SessionFactory | None = None,
     ) -> None:
         self.sessions, self.sender, self.clock = sessions, sender, clock
+        # The pass looks for due rows without the write lock (storage.db.make_read_sessions):
+        # on SQLite an idle outbox then never holds up the webhook's inserts.
+        self.read_sessions = read_sessions or sessions
         self.metrics = metrics or Metrics()
         self.renderer, self.locale = renderer, locale
         self._wake = asyncio.Event()
@@ -181,9 +185,13 @@ class Outbox:
         await stop_after_pass(task, self._stop, self._wake)
 
     async def deliver_due(self, limit: int = 200) -> int:
-        """Deliver what is due now, in order per target; returns how many rows were tried."""
+        """Deliver what is due now, in order per target; returns how many rows were tried.
+
+        Only a row that is due is claimed (a conditional UPDATE in its own transaction), so a
+        pass with nothing due writes nothing.
+        """
         now = self.clock.now()
-        async with self.sessions() as db:
+        async with self.read_sessions() as db:
             rows = (
                 await db.exec(
                     select(OutboxMessage)

@@ -10,8 +10,10 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -31,12 +33,23 @@ from bot.metrics import Metrics
 from bot.orders import import_products_file
 from bot.outbox import LocalSender, Outbox, Sender, ZaloSender, enqueue
 from bot.render import Renderer
+from bot.rules import deals, incidents, satisfaction, sla
+from bot.rules.common import is_customer_group
 from bot.tokens import TokenManager, TokenPair
 from bot.zalo_client import ZaloClient, ZaloError
 from config.settings import Settings
 from storage import repo
 from storage.db import SessionFactory, make_engine, make_read_sessions, make_sessions
-from storage.models import CommandRun, InboxEvent, OutboxMessage, ScheduledRun, SlaClock
+from storage.models import (
+    CommandRun,
+    InboxEvent,
+    Incident,
+    OutboxMessage,
+    Rating,
+    Reminder,
+    ScheduledRun,
+    SlaClock,
+)
 from storage.staff_file import read_staff_file
 from storage.tokens import DbTokenStore
 
@@ -46,8 +59,8 @@ IDLE_POLL_SECONDS = 2.0  # role all: the webhook in the same process wakes the i
 WORKER_POLL_SECONDS = 0.05  # role worker: nothing wakes it; see inbox_poll_seconds
 
 # How often the process looks for due deadlines. A sweep with nothing due is one indexed query
-# per rule (a few ms), so four a second cost little and keep an alert within ~0.25 s of its
-# deadline.
+# per rule (a few ms) in a read-only session, so four a second cost little, never take SQLite's
+# write lock (see sweep_due), and keep an alert within ~0.25 s of its deadline.
 SWEEP_SECONDS = 0.25
 
 
@@ -141,15 +154,39 @@ class Runtime:
         task.add_done_callback(self.tasks.discard)
 
     async def tick(self) -> int:
-        """Act on every rule deadline due now (SLA alerts, reminders); returns intents queued."""
+        """Act on every rule deadline due now (SLA alerts, reminders); returns intents queued.
+
+        The sweep opens a writing transaction (on SQLite: BEGIN IMMEDIATE, the one write lock
+        the webhook's inserts want) only when a read-only probe finds something due.
+        """
         now = self.clock.now()
-        async with self._tick_lock, self.sessions() as db:
-            intents = await rules.sweep_all(db, now, self.deps)
-            await enqueue(db, intents, renderer=self.renderer, locale=self.settings.locale, now=now)
-            await db.commit()
+        async with self._tick_lock:
+            if not await self.sweep_due(now):
+                return 0
+            async with self.sessions() as db:
+                intents = await rules.sweep_all(db, now, self.deps)
+                await enqueue(
+                    db, intents, renderer=self.renderer, locale=self.settings.locale, now=now
+                )
+                await db.commit()
         if intents:
             self.outbox.wake()
         return len(intents)
+
+    async def sweep_due(self, now: datetime) -> bool:
+        """Whether any rule's sweep has something to do at `now`, read without the write lock.
+
+        A rule answers through its own `due(db, now, deps)` when it has one, else through
+        SWEEP_PROBES; a rule with a sweep and neither is always swept (safe, only slower).
+        """
+        async with self.read_sessions() as db:
+            for rule in rules.RULES:
+                if not hasattr(rule, "sweep"):
+                    continue
+                probe = getattr(rule, "due", None) or SWEEP_PROBES.get(rule)
+                if probe is None or await probe(db, now, self.deps):
+                    return True
+        return False
 
     async def run_job(self, name: str) -> int:
         """Run scheduled job `name` for the current period, unless that period already ran."""
@@ -316,6 +353,57 @@ class Runtime:
         return round((moment - self.clock.now()).total_seconds())
 
 
+# --- what each rule's sweep would find: the same conditions, read-only, one row at most --------
+#
+# Each probe must answer True whenever its rule's sweep would act (a False there would leave a
+# deadline unswept); answering True when the sweep then finds nothing only costs a transaction.
+
+Probe = Callable[[Any, datetime, Deps], Awaitable[bool]]
+
+
+async def _any(db: Any, query: Any) -> bool:
+    return (await db.exec(query.limit(1))).first() is not None
+
+
+async def _sla_due(db: Any, now: datetime, deps: Deps) -> bool:
+    return await _any(db, sla.due_clocks(now))  # ix_sla_clocks_due
+
+
+async def _reminders_due(db: Any, now: datetime, deps: Deps) -> bool:
+    return await _any(  # ix_reminders_due_at
+        db,
+        select(Reminder.id).where(col(Reminder.due_at) <= now, col(Reminder.sent_at).is_(None)),
+    )
+
+
+async def _incidents_due(db: Any, now: datetime, deps: Deps) -> bool:
+    return await _any(  # ix_incidents_due
+        db,
+        select(Incident.id).where(
+            col(Incident.next_due_at) <= now, col(Incident.resolved_at).is_(None)
+        ),
+    )
+
+
+async def _ratings_due(db: Any, now: datetime, deps: Deps) -> bool:
+    """An unasked occasion in a customer's group whose last ask is past the pause."""
+    groups = {o.group_id for o in await satisfaction.occasions(db, now)}
+    for group_id in sorted(g for g in groups if is_customer_group(deps.settings, g)):
+        last = select(Rating.asked_at).where(Rating.group_id == group_id)
+        asked_at = (await db.exec(last.order_by(col(Rating.id).desc()).limit(1))).first()
+        if asked_at is None or asked_at <= now - satisfaction.PAUSE:
+            return True
+    return False
+
+
+SWEEP_PROBES: dict[ModuleType, Probe] = {
+    sla: _sla_due,
+    deals: _reminders_due,
+    incidents: _incidents_due,
+    satisfaction: _ratings_due,
+}
+
+
 def inbox_poll_seconds(settings: Settings) -> float:
     """How often the inbox worker looks for pending events when nothing wakes it.
 
@@ -361,7 +449,15 @@ def build_runtime(
         zalo = ZaloClient(http, settings.zalo_api_base, tokens)
         sender = ZaloSender(zalo)
     metrics = Metrics()
-    outbox = Outbox(sessions, sender, clock, renderer, settings.locale, metrics=metrics)
+    outbox = Outbox(
+        sessions,
+        sender,
+        clock,
+        renderer,
+        settings.locale,
+        metrics=metrics,
+        read_sessions=make_read_sessions(engine),
+    )
     deps = Deps(settings, clock, renderer, Calendars(settings))
     inbox = Inbox(sessions, deps, on_processed=outbox.wake, metrics=metrics)
     return Runtime(
