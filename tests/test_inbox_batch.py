@@ -1,0 +1,68 @@
+"""Pending events are processed in batches that commit together; an event that fails in a
+batch costs the others nothing: they keep all their effects, it keeps none and is retried
+up to MAX_ATTEMPTS times."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlmodel import col, select
+
+from bot import inbox
+from bot.events import ZaloEvent
+from storage.models import InboxEvent, Interaction
+from tests.support import Bot
+
+NOTES = [f"/ghichu goi ghi chú {n}" for n in range(6)]
+
+
+async def _notes(bot: Bot) -> list[str]:
+    async with bot.runtime.sessions() as db:
+        return list((await db.exec(select(Interaction.note).order_by(col(Interaction.id)))).all())
+
+
+async def _inbox(bot: Bot) -> list[tuple[str, int]]:
+    async with bot.runtime.sessions() as db:
+        rows = (await db.exec(select(InboxEvent).order_by(col(InboxEvent.id)))).all()
+        return [(row.status, row.attempts) for row in rows]
+
+
+async def test_events_pending_together_commit_together_in_arrival_order(bot: Bot) -> None:
+    for text in NOTES:
+        await bot.post(bot.message(text), drain=False)
+    commits: list[int] = []
+    engine = bot.runtime.engine.sync_engine
+    listener = lambda _conn: commits.append(1)  # noqa: E731
+    event.listen(engine, "commit", listener)
+    try:
+        assert await bot.runtime.inbox.process_pending() == len(NOTES)
+    finally:
+        event.remove(engine, "commit", listener)
+
+    assert len(commits) < len(NOTES)
+    assert await _notes(bot) == [f"ghi chú {n}" for n in range(6)]
+    assert await _inbox(bot) == [("done", 0)] * len(NOTES)
+
+
+async def test_a_failing_event_in_a_batch_leaves_the_others_their_effects(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = inbox.process_event
+
+    async def breaks_on_three(db: Any, zalo_event: ZaloEvent, *args: Any, **kw: Any) -> Any:
+        result = await real(db, zalo_event, *args, **kw)  # its effects are in the transaction
+        if zalo_event.text and zalo_event.text.endswith("3"):
+            raise RuntimeError("a bug in a rule")
+        return result
+
+    monkeypatch.setattr(inbox, "process_event", breaks_on_three)
+    for text in NOTES:
+        await bot.post(bot.message(text), drain=False)
+
+    await bot.runtime.inbox.process_pending()
+    assert await _notes(bot) == [f"ghi chú {n}" for n in (0, 1, 2, 4, 5)]
+    statuses = await _inbox(bot)
+    assert statuses[3] == ("failed", inbox.MAX_ATTEMPTS)  # retried, none of its effects kept
+    assert statuses[:3] + statuses[4:] == [("done", 0)] * 5
