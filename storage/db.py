@@ -12,16 +12,18 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import sqlite_driver
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
 def async_url(url: str) -> str:
-    """The URL with the async driver this project uses: aiosqlite or psycopg."""
+    """The URL with the async driver this project uses: storage/sqlite_driver.py or psycopg."""
     parsed = make_url(url.replace("postgres://", "postgresql://", 1))
     backend = parsed.get_backend_name()
-    driver = "aiosqlite" if backend == "sqlite" else "psycopg"
+    driver = sqlite_driver.DRIVER if backend == "sqlite" else "psycopg"
     return parsed.set(drivername=f"{backend}+{driver}").render_as_string(hide_password=False)
 
 

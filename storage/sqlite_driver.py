@@ -1,0 +1,147 @@
+"""SQLAlchemy's aiosqlite dialect, with one trip through aiosqlite's thread per statement.
+
+The stock adapter awaits cursor creation, execute, fetchall and close separately: four
+hand-offs to aiosqlite's worker thread (queue put, thread wake-up, event-loop wake-up) for
+one statement, and those hand-offs, not SQLite, were most of the time an event took. Here
+a statement is one function run on that thread, which executes it on a plain sqlite3
+cursor and brings back everything the caller may read: description, rowcount, lastrowid
+and the rows.
+
+That function is queued with ``aiosqlite.Connection._execute``, an internal API, so
+pyproject.toml pins aiosqlite to the minor version this was tested with. The classes
+extended are SQLAlchemy 2.1's (2.0's aiosqlite cursor is laid out differently).
+
+Server-side cursors (``stream()``, ``yield_per``) keep SQLAlchemy's own behaviour.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from typing import Any
+
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+    SQLiteDialect_aiosqlite,
+)
+from sqlalchemy.util import EMPTY_DICT
+
+DRIVER = "aiosqlite_onehop"  # the URL is sqlite+aiosqlite_onehop:///path
+
+_Result = tuple[Any, int, Any, list[Any] | None]
+
+
+def _run(conn: sqlite3.Connection, operation: Any, parameters: Any, many: bool) -> _Result:
+    """Runs on aiosqlite's thread: the whole statement, start to finish."""
+    cursor = conn.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else None
+        # Read after fetchall: a RETURNING statement's rowcount is final only once stepped.
+        return description, cursor.rowcount, cursor.lastrowid, rows
+    finally:
+        cursor.close()
+
+
+class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
+    """A buffered cursor holding one statement's results; nothing on it awaits but execute."""
+
+    __slots__ = ("_description", "_rowcount", "_lastrowid", "_arraysize")
+
+    def __init__(self, adapt_connection: AsyncAdapt_aiosqlite_connection) -> None:
+        # Deliberately not super().__init__: that opens an aiosqlite cursor (a thread hop).
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = None  # type: ignore[assignment]
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: Any = None
+        self._arraysize = 1
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> Any:
+        return self._lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return self._arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._arraysize = value
+
+    async def _run(self, operation: Any, parameters: Any, many: bool) -> None:
+        # No _execute_mutex: the statement is a single item on aiosqlite's queue, so
+        # nothing can interleave with it.
+        aio = self._connection
+        description, rowcount, lastrowid, rows = await aio._execute(
+            _run, aio._conn, operation, parameters, many
+        )
+        self._description = description
+        self._rowcount = rowcount
+        self._lastrowid = lastrowid
+        self._rows = collections.deque(rows) if rows else collections.deque()
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> None:
+        await self._run(operation, parameters, False)
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> None:
+        await self._run(operation, seq_of_parameters, True)
+
+    async def _async_soft_close(self) -> None:
+        pass  # the sqlite3 cursor is closed already, and description is kept
+
+    def close(self) -> None:
+        self._rows.clear()
+
+    def nextset(self) -> None:
+        return None  # sqlite3 has a single result set per statement
+
+    def setinputsizes(self, *inputsizes: Any) -> None:
+        return None
+
+
+class OneHopConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+
+    _cursor_cls = OneHopCursor
+
+
+class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:
+        # SQLAlchemy's connect (creator hook, daemon thread), rewrapped in our adapter.
+        stock = super().connect(*arg, **kw)
+        return OneHopConnection(self, stock._connection)
+
+
+class SQLiteDialect_aiosqlite_onehop(SQLiteDialect_aiosqlite):
+    driver = DRIVER
+    supports_statement_cache = True
+
+    @classmethod
+    def import_dbapi(cls) -> OneHopDBAPI:
+        return OneHopDBAPI(__import__("aiosqlite"), __import__("sqlite3"))
+
+
+dialect = SQLiteDialect_aiosqlite_onehop
+
+registry.register(f"sqlite.{DRIVER}", "storage.sqlite_driver", "SQLiteDialect_aiosqlite_onehop")
