@@ -1,10 +1,13 @@
 """The baseline: a bare aiohttp app that reads the POST body and answers 200 JSON, nothing else.
+It runs on the same event loop as the service (uvloop where installed), so the comparison is
+of the work alone.
 
 python bench/bare_app.py PORT
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 from aiohttp import web
@@ -29,5 +32,16 @@ def create_app() -> web.Application:
     return app
 
 
+def event_loop() -> asyncio.AbstractEventLoop:
+    """The service's choice (webhook.py): uvloop when installed."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 if __name__ == "__main__":
-    web.run_app(create_app(), host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+    port = int(sys.argv[1])
+    app = create_app()
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, loop=event_loop())
