@@ -31,12 +31,26 @@ as above), and the audit log itself. The erasure is audited as "customer_erased"
 only, never the erased content. It covers the group it is run for; a customer bound to several
 groups needs it in each. Backups keep what they held until they expire. Messages the customer
 writes after the erasure are recorded again as usual.
+
+Erasure, how it runs. The confirmation only records it (an Erasure row, in the command's
+transaction); a worker (Runtime.erase_pending) then runs its STEPS, each in chunks of CHUNK
+rows, one short transaction per chunk: a group of 100k messages never holds the database (on
+SQLite, its one write lock) for longer than a chunk. The step reached and the counts so far are
+saved in each chunk's transaction, and every step only changes what is not erased yet, so an
+erasure cut short (a crash, a shutdown) resumes on the next run and counts each row once. The
+profile and the notes, whose values the earlier steps mask, are erased by the last step, in the
+transaction that also writes the "customer_erased" audit entry and the announcements: both
+exactly once. One process runs an erasure at a time (a lease on the row, renewed at each chunk).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import AsyncIterator, Iterable
+import logging
+import secrets
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,6 +59,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.clock import Clock
+from bot.intents import Intent, SendGroup, SendUser
+from bot.outbox import enqueue
+from bot.render import Renderer
 from storage import repo
 from storage.db import SessionFactory
 from storage.models import (
@@ -52,6 +70,7 @@ from storage.models import (
     CareLog,
     CommandRun,
     Customer,
+    Erasure,
     Group,
     InboxEvent,
     Incident,
@@ -69,10 +88,24 @@ from storage.models import (
     Violation,
 )
 
+log = logging.getLogger(__name__)
+
 ERASED = "[đã xoá theo yêu cầu khách hàng]"
 MASK = "[đã xoá]"
 CONFIRM_WINDOW = timedelta(minutes=10)
 PAGE = 500
+CHUNK = 2000  # rows per statement and per transaction of an erasure
+LEASE = timedelta(minutes=2)  # an erasure's runner renews it at each chunk
+# An erasure's steps, in order; "final" erases the notes and the profile, whose values the
+# steps before it mask, audits the erasure and announces it.
+STEPS = ("alerts", "messages", "raw_events", "masked", "final")
+# The JSON columns of the group's rows that are scrubbed.
+DETAILS = (
+    (AuditEntry, "detail"),
+    (Violation, "detail"),
+    (SlaEvent, "detail"),
+    (Reminder, "context"),
+)
 MIN_IDENTIFIER = 4
 PROFILE_FIELDS = ("phone", "region", "birthday", "gender", "channel", "contact_channel")
 PERSONAL_KEYS = frozenset({"note", "text", "description", "content", "resolution_note"})
@@ -254,21 +287,326 @@ async def kept_counts(db: AsyncSession, group: Group) -> dict[str, int]:
     return await _rows_per_table(db, group.group_id, Payment, Order, SlaClock, Rating)
 
 
-async def erase(db: AsyncSession, group: Group, *, now: datetime) -> dict[str, int]:
-    """Erase the customer's personal data of `group` (see the module docstring); the counts."""
-    g = group.group_id
-    customer = await repo.get_customer(db, customer_id=group.customer_id)
-    idents = identifiers(customer)
-    notes = await _note_texts(db, group)  # read before they are erased
-    everything = _longest_first(idents + notes)
-    counts = {"profile": _anonymise(db, customer, group, now)}
-    counts["messages"] = await _update(db, Message, _customer_texts(g), text=ERASED, attachments=[])
-    counts.update(await _erase_notes(db, group))
-    counts["alerts"] = await _erase_alerts(db, g, idents)  # before the names are masked
-    counts["raw_events"] = await _erase_raw_events(db, g, everything)
-    counts["masked"] = await _mask_texts(db, g, idents, everything)
-    counts["masked"] += await _mask_details(db, g, everything)
-    return counts
+def _zero_counts(group: Group) -> dict[str, int]:
+    """Every count an erasure reports, in the order the announcement and the audit show them."""
+    notes = [model.__tablename__ for model, _, _ in _notes(group.group_id, group.customer_id)]
+    return dict.fromkeys(["profile", "messages", *notes, "alerts", "raw_events", "masked"], 0)
+
+
+async def start_erasure(
+    db: AsyncSession,
+    group: Group,
+    *,
+    request: AuditEntry,
+    actor_id: str,
+    reply_group_id: str | None,
+    reply_msg_id: str | None,
+    now: datetime,
+) -> bool:
+    """Record the confirmed erasure (the caller commits); a worker then runs it (run_erasure).
+
+    False when this request already has one.
+    """
+    return await repo.insert_once(
+        db,
+        Erasure,
+        unique=["request_id"],
+        request_id=request.id,
+        group_id=group.group_id,
+        actor_id=actor_id,
+        reply_group_id=reply_group_id,
+        reply_msg_id=reply_msg_id,
+        kept=await kept_counts(db, group),
+        counts=_zero_counts(group),
+        step=STEPS[0],
+        confirmed_at=now,
+    )
+
+
+async def erasure_under_way(db: AsyncSession, *, group_id: str) -> bool:
+    query = select(Erasure.id).where(
+        Erasure.group_id == group_id, col(Erasure.finished_at).is_(None)
+    )
+    return (await db.exec(query.limit(1))).first() is not None
+
+
+async def unfinished_erasures(db: AsyncSession) -> list[int]:
+    """Erasures confirmed and not finished, oldest first (ix_erasures_finished_at)."""
+    query = select(Erasure.id).where(col(Erasure.finished_at).is_(None))
+    return list((await db.exec(query.order_by(col(Erasure.id)))).all())
+
+
+class Interrupted(Exception):
+    """The erasure stopped between two chunks: the process is shutting down, or another
+    process took it over after this one stalled past its lease."""
+
+
+async def run_erasure(
+    sessions: SessionFactory,
+    erasure_id: int,
+    *,
+    clock: Clock,
+    renderer: Renderer,
+    locale: str,
+    keep_going: Callable[[], bool] = lambda: True,
+) -> bool:
+    """Run a confirmed erasure to its end, or on from where it was cut short; True when done.
+
+    False when another process holds it, or it was interrupted (it resumes on the next run).
+    """
+    runner = secrets.token_hex(8)
+    async with sessions() as db:
+        now = clock.now()
+        claimed = await _update(
+            db,
+            Erasure,
+            [
+                Erasure.id == erasure_id,
+                col(Erasure.finished_at).is_(None),
+                or_(col(Erasure.runner).is_(None), col(Erasure.lease_until) < now),
+            ],
+            runner=runner,
+            lease_until=now + LEASE,
+        )
+        job = await db.get(Erasure, erasure_id) if claimed else None
+        await db.commit()
+    if job is None:
+        return False
+    eraser = _Eraser(sessions, job, runner, clock, keep_going)
+    try:
+        await eraser.run(renderer, locale)
+        return True
+    except Interrupted:
+        log.info("erasure %s interrupted at step %s; it resumes later", erasure_id, eraser.step)
+        return False
+    finally:
+        if not eraser.finished:
+            await _release(sessions, erasure_id, runner)
+
+
+async def _release(sessions: SessionFactory, erasure_id: int, runner: str) -> None:
+    """Give the lease up so the next run need not wait for it to expire (best effort)."""
+    try:
+        async with sessions() as db:
+            mine = [Erasure.id == erasure_id, Erasure.runner == runner]
+            await _update(db, Erasure, mine, runner=None, lease_until=None)
+            await db.commit()
+    except Exception:
+        log.warning("erasure %s: lease not released; it expires by itself", erasure_id)
+
+
+class _Eraser:
+    """One run of an erasure: each chunk of each step is a short transaction of its own."""
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        job: Erasure,
+        runner: str,
+        clock: Clock,
+        keep_going: Callable[[], bool],
+    ) -> None:
+        self.sessions, self.job, self.runner, self.clock = sessions, job, runner, clock
+        self.keep_going = keep_going
+        self.counts: dict[str, int] = dict(job.counts)
+        self.step = job.step
+        self.finished = False
+
+    async def run(self, renderer: Renderer, locale: str) -> None:
+        # What the steps mask: the profile and the notes are erased by the last step only, so a
+        # run that resumes an interrupted one reads the same values again.
+        async with self.sessions() as db:
+            group = await db.get(Group, self.job.group_id)
+            assert group is not None
+            customer = await repo.get_customer(db, customer_id=group.customer_id)
+            idents = identifiers(customer)
+            notes = await _note_texts(db, group)
+        everything = _longest_first(idents + notes)
+        g = group.group_id
+        steps = {
+            "alerts": lambda: self._alerts(g, idents),  # before the names are masked
+            "messages": lambda: self._messages(g),
+            "raw_events": lambda: self._raw_events(g, everything),
+            "masked": lambda: self._masked(g, idents, everything),
+        }
+        for step in STEPS[STEPS.index(self.job.step) :]:
+            self.step = step
+            if step == "final":
+                await self._finish(renderer, locale)
+            else:
+                await steps[step]()
+
+    @contextlib.asynccontextmanager
+    async def chunk(self) -> AsyncIterator[tuple[AsyncSession, Counter[str]]]:
+        """One writing transaction of the current step, holding the lease; the counts added to
+        the Counter it gives are saved with the chunk's changes, in the same commit."""
+        if not self.keep_going():
+            raise Interrupted
+        added: Counter[str] = Counter()
+        async with self.sessions() as db:
+            await self._hold(db)
+            yield db, added
+            counts = {key: n + added[key] for key, n in self.counts.items()}
+            mine = [Erasure.id == self.job.id]
+            await _update(db, Erasure, mine, counts=counts, step=self.step)
+            await db.commit()
+        self.counts = counts
+
+    async def _hold(self, db: AsyncSession) -> None:
+        now = self.clock.now()
+        mine = [Erasure.id == self.job.id, Erasure.runner == self.runner]
+        if not await _update(db, Erasure, mine, lease_until=now + LEASE):
+            raise Interrupted
+
+    async def _chunks(
+        self,
+        model: Any,
+        where: list[Any],
+        apply: Callable[[AsyncSession, list[int], Counter[str]], Awaitable[None]],
+    ) -> None:
+        """`apply` to the ids of `model`'s rows matching `where`, CHUNK ids per transaction."""
+        last = 0
+        while True:
+            async with self.chunk() as (db, added):
+                query = select(model.id).where(*where, model.id > last).order_by(model.id)
+                ids = list((await db.exec(query.limit(CHUNK))).all())
+                if ids:
+                    await apply(db, ids, added)
+            if len(ids) < CHUNK:
+                return
+            last = ids[-1]
+
+    async def _alerts(self, group_id: str, idents: list[str]) -> None:
+        """Staff alerts that quote the customer's words (sent 1:1 or to the alert group)."""
+        text = col(OutboxMessage.text)
+        about = or_(*(text.contains(v, autoescape=True) for v in [group_id, *idents]))
+        where = [col(OutboxMessage.purpose).in_(QUOTING), about, text != ERASED]
+
+        async def apply(db: AsyncSession, ids: list[int], added: Counter[str]) -> None:
+            these = [col(OutboxMessage.id).in_(ids), *where]
+            sent = select(OutboxMessage.zalo_message_id).where(
+                *these, col(OutboxMessage.zalo_message_id).is_not(None)
+            )
+            await _update(db, Message, [col(Message.msg_id).in_(sent)], text=ERASED)
+            added["alerts"] += await _update(db, OutboxMessage, these, text=ERASED)
+
+        await self._chunks(OutboxMessage, where, apply)
+
+    async def _messages(self, group_id: str) -> None:
+        where = _customer_texts(group_id)
+
+        async def apply(db: AsyncSession, ids: list[int], added: Counter[str]) -> None:
+            these = [col(Message.id).in_(ids), *where]
+            added["messages"] += await _update(db, Message, these, text=ERASED, attachments=[])
+
+        await self._chunks(Message, where, apply)
+
+    async def _raw_events(self, group_id: str, idents: list[str]) -> None:
+        """Rewrite the stored webhook bodies of the group's messages: no customer text left."""
+
+        async def apply(db: AsyncSession, ids: list[int], added: Counter[str]) -> None:
+            query = select(Message.msg_id, Message.sender_kind).where(col(Message.id).in_(ids))
+            kinds = {f"msg:{msg_id}": kind for msg_id, kind in (await db.exec(query)).all()}
+            events = select(InboxEvent.id, InboxEvent.dedupe_key, InboxEvent.body).where(
+                col(InboxEvent.dedupe_key).in_(list(kinds))
+            )
+            changed = [
+                (i, new)
+                for i, key, body in (await db.exec(events)).all()
+                if (new := _clean_body(body, kinds[key] == "customer", idents)) != body
+            ]
+            added["raw_events"] += await _update_many(db, InboxEvent, "body", changed)
+
+        await self._chunks(Message, [Message.group_id == group_id], apply)
+
+    async def _masked(self, group_id: str, idents: list[str], everything: list[str]) -> None:
+        """The identifiers and note texts in the kept text columns, then in the JSON details."""
+        wide, narrow = _scopes(group_id)
+        for value in everything:  # longest first: a note that holds the name goes whole
+            for column, where in wide if value in idents else narrow:
+                found = [*where, col(column).contains(value, autoescape=True)]
+                await self._chunks(column.class_, found, _replacing(column, value))
+        for model, field in DETAILS:
+            column = getattr(model, field)
+            await self._chunks(
+                model, [model.group_id == group_id], _scrubbing(model, column, everything)
+            )
+
+    async def _finish(self, renderer: Renderer, locale: str) -> None:
+        """The notes, the profile, the audit entry and the announcement: one transaction."""
+        job = self.job
+        async with self.sessions() as db:
+            await self._hold(db)
+            now = self.clock.now()
+            group = await db.get(Group, job.group_id)
+            assert group is not None
+            customer = await repo.get_customer(db, customer_id=group.customer_id)
+            counts = dict(self.counts)
+            counts["profile"] = _anonymise(db, customer, group, now)
+            for key, n in (await _erase_notes(db, group)).items():
+                counts[key] += n
+            await repo.audit(
+                db,
+                at=now,
+                actor_id=job.actor_id,
+                action="customer_erased",
+                group_id=group.group_id,
+                customer_id=group.customer_id,
+                request_id=job.request_id,
+                counts=counts,
+                kept=job.kept,
+            )
+            await enqueue(
+                db, _announcements(job, counts), renderer=renderer, locale=locale, now=now
+            )
+            done = {"counts": counts, "step": "done", "finished_at": now}
+            await _update(db, Erasure, [Erasure.id == job.id], runner=None, **done)
+            await db.commit()
+        self.counts, self.finished = counts, True
+
+
+def _announcements(job: Erasure, counts: dict[str, int]) -> list[Intent]:
+    """In the group, and where the admin confirmed it (quoting the confirmation)."""
+    done = {"group_id": job.group_id, "counts": counts, "kept": job.kept}
+    intents: list[Intent] = [SendGroup(job.group_id, "privacy_erased", done)]
+    if job.reply_group_id == job.group_id:
+        return intents
+    if job.reply_group_id:
+        reply: Intent = SendGroup(
+            job.reply_group_id,
+            "privacy_erased",
+            done,
+            quote_msg_id=job.reply_msg_id,
+            notify_user_id=job.actor_id,
+        )
+    else:
+        reply = SendUser(job.actor_id, "privacy_erased", done, quote_msg_id=job.reply_msg_id)
+    return [*intents, reply]
+
+
+def _replacing(
+    column: Any, value: str
+) -> Callable[[AsyncSession, list[int], Counter[str]], Awaitable[None]]:
+    async def apply(db: AsyncSession, ids: list[int], added: Counter[str]) -> None:
+        model = column.class_
+        found = [col(model.id).in_(ids), col(column).contains(value, autoescape=True)]
+        replaced = {column.key: func.replace(column, value, MASK)}
+        added["masked"] += await _update(db, model, found, **replaced)
+
+    return apply
+
+
+def _scrubbing(
+    model: Any, column: Any, idents: list[str]
+) -> Callable[[AsyncSession, list[int], Counter[str]], Awaitable[None]]:
+    async def apply(db: AsyncSession, ids: list[int], added: Counter[str]) -> None:
+        query = select(model.id, column, *([AuditEntry.action] if model is AuditEntry else []))
+        rows = (await db.exec(query.where(col(model.id).in_(ids)))).all()
+        cleaned = ((row[0], row[1], scrub(row[1], idents, _blank_keys(model, row))) for row in rows)
+        changed = [(i, new) for i, old, new in cleaned if new != old]
+        added["masked"] += await _update_many(db, model, column.key, changed)
+
+    return apply
 
 
 def _longest_first(values: Iterable[str]) -> list[str]:
@@ -297,18 +635,6 @@ async def _erase_notes(db: AsyncSession, group: Group) -> dict[str, int]:
     solved = col(Incident.resolution_note).is_not(None)
     await _update(db, Incident, [mine, solved], resolution_note=ERASED)
     return counts
-
-
-async def _erase_alerts(db: AsyncSession, group_id: str, idents: list[str]) -> int:
-    """Staff alerts that quote the customer's words (sent 1:1 or to the alert group)."""
-    text = col(OutboxMessage.text)
-    about = or_(*(text.contains(v, autoescape=True) for v in [group_id, *idents]))
-    where = [col(OutboxMessage.purpose).in_(QUOTING), about, text != ERASED]
-    sent = select(OutboxMessage.zalo_message_id).where(
-        *where, col(OutboxMessage.zalo_message_id).is_not(None)
-    )
-    await _update(db, Message, [col(Message.msg_id).in_(sent)], text=ERASED)
-    return await _update(db, OutboxMessage, where, text=ERASED)
 
 
 def _anonymise(db: AsyncSession, customer: Customer | None, group: Group, now: datetime) -> int:
@@ -356,21 +682,6 @@ def _scopes(group_id: str) -> tuple[list[Any], list[Any]]:
     return wide, narrow
 
 
-async def _mask_texts(
-    db: AsyncSession, group_id: str, idents: list[str], everything: list[str]
-) -> int:
-    """Replace the identifiers and note texts in the kept text columns, in SQL."""
-    wide, narrow = _scopes(group_id)
-    masked = 0
-    for value in everything:  # longest first: a note that holds the name goes whole
-        for column, where in wide if value in idents else narrow:
-            found = [*where, col(column).contains(value, autoescape=True)]
-            masked += await _update(
-                db, column.class_, found, **{column.key: func.replace(column, value, MASK)}
-            )
-    return masked
-
-
 def scrub(value: Any, idents: list[str], blank: frozenset[str] = frozenset()) -> Any:
     """`value` (JSON) with the identifiers masked and the `blank` keys' values erased."""
     if isinstance(value, str):
@@ -394,26 +705,6 @@ def _blank_keys(model: Any, row: Any) -> frozenset[str]:
     return PERSONAL_KEYS
 
 
-async def _mask_details(db: AsyncSession, group_id: str, idents: list[str]) -> int:
-    """Scrub the JSON details of the group's audit entries, violations, SLA events, reminders."""
-    masked = 0
-    for model, field in (
-        (AuditEntry, "detail"),
-        (Violation, "detail"),
-        (SlaEvent, "detail"),
-        (Reminder, "context"),
-    ):
-        column = getattr(model, field)
-        query = select(model.id, column, *([AuditEntry.action] if model is AuditEntry else []))
-        async for rows in _core_pages(db, query.where(model.group_id == group_id), model.id):
-            cleaned = (
-                (row[0], row[1], scrub(row[1], idents, _blank_keys(model, row))) for row in rows
-            )
-            changed = [(i, new) for i, old, new in cleaned if new != old]
-            masked += await _update_many(db, model, field, changed)
-    return masked
-
-
 async def _update_many(
     db: AsyncSession, model: Any, field: str, rows: list[tuple[int, Any]]
 ) -> int:
@@ -427,38 +718,6 @@ async def _update_many(
     connection = await db.connection()
     await connection.execute(statement, [{"row_id": i, "value": v} for i, v in rows])
     return len(rows)
-
-
-async def _core_pages(db: AsyncSession, query: Any, key: Any) -> AsyncIterator[list[Any]]:
-    """Pages of a column query by `key`, inside the caller's transaction."""
-    last = 0
-    while True:
-        rows = list((await db.exec(query.where(key > last).order_by(key).limit(PAGE))).all())
-        if not rows:
-            return
-        yield rows
-        last = rows[-1][0]
-
-
-async def _erase_raw_events(db: AsyncSession, group_id: str, idents: list[str]) -> int:
-    """Rewrite the stored webhook bodies of the group's messages: no customer text left."""
-    erased = 0
-    messages = select(Message.id, Message.msg_id, Message.sender_kind).where(
-        Message.group_id == group_id
-    )
-    async for rows in _core_pages(db, messages, Message.id):
-        kinds = {f"msg:{msg_id}": kind for _, msg_id, kind in rows}
-        query = select(InboxEvent.id, InboxEvent.dedupe_key, InboxEvent.body).where(
-            col(InboxEvent.dedupe_key).in_(list(kinds))
-        )
-        found = (await db.exec(query)).all()
-        cleaned = [
-            (i, body, _clean_body(body, kinds[key] == "customer", idents)) for i, key, body in found
-        ]
-        erased += await _update_many(
-            db, InboxEvent, "body", [(i, new) for i, old, new in cleaned if new != old]
-        )
-    return erased
 
 
 def _clean_body(body: str, customer: bool, idents: list[str]) -> str:

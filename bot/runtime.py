@@ -23,7 +23,7 @@ from sqlalchemy import func, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
-from bot import rules, schedules
+from bot import privacy, rules, schedules
 from bot.calendars import Calendars
 from bot.clientip import parse_proxies
 from bot.clock import Clock
@@ -62,6 +62,8 @@ WORKER_POLL_SECONDS = 0.05  # role worker: nothing wakes it; see inbox_poll_seco
 # per rule (a few ms) in a read-only session, so four a second cost little, never take SQLite's
 # write lock (see sweep_due), and keep an alert within ~0.25 s of its deadline.
 SWEEP_SECONDS = 0.25
+# How often a worker looks for confirmed customer data erasures to run (bot/privacy.py).
+ERASE_POLL_SECONDS = 1.0
 
 
 @dataclass
@@ -81,6 +83,8 @@ class Runtime:
     scheduler: AsyncIOScheduler | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _tick_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _erase_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _stopping: bool = False
 
     @functools.cached_property
     def read_sessions(self) -> SessionFactory:
@@ -122,6 +126,14 @@ class Runtime:
                 coalesce=True,
                 next_run_time=datetime.now(UTC),
             )
+            self.scheduler.add_job(
+                self._erase_safely,
+                "interval",
+                seconds=ERASE_POLL_SECONDS,
+                id="erasures",
+                max_instances=1,
+                coalesce=True,
+            )
             for job in schedules.JOBS.values():
                 self.scheduler.add_job(
                     self._run_job_safely,
@@ -140,8 +152,11 @@ class Runtime:
         workers = {"inbox": self.inbox, "outbox": self.outbox}
         for task in [t for t in self.tasks if t.get_name() in workers]:
             await workers[task.get_name()].shutdown(task)
+        self._stopping = True  # an erasure under way stops after its current chunk
         with contextlib.suppress(TimeoutError):  # let a deadline sweep under way finish
             await asyncio.wait_for(self._tick_lock.acquire(), 10)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._erase_lock.acquire(), 10)
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -188,6 +203,37 @@ class Runtime:
                     return True
         return False
 
+    async def erase_pending(self) -> int:
+        """Run the confirmed customer data erasures (bot/privacy.py); returns how many ended.
+
+        Each is many short transactions, so the webhook's inserts get through between them;
+        one cut short (a crash, a shutdown) resumes here from where it was.
+        """
+        async with self._erase_lock:
+            async with self.read_sessions() as db:  # nothing to do: no write lock taken
+                pending = await privacy.unfinished_erasures(db)
+            finished = 0
+            for erasure_id in pending:
+                if self._stopping:
+                    break
+                finished += await privacy.run_erasure(
+                    self.sessions,
+                    erasure_id,
+                    clock=self.clock,
+                    renderer=self.renderer,
+                    locale=self.settings.locale,
+                    keep_going=lambda: not self._stopping,
+                )
+        if finished:
+            self.outbox.wake()
+        return finished
+
+    async def _erase_safely(self) -> None:
+        try:
+            await self.erase_pending()
+        except Exception:
+            log.exception("customer data erasure failed; it resumes on the next run")
+
     async def run_job(self, name: str) -> int:
         """Run scheduled job `name` for the current period, unless that period already ran."""
         job = schedules.JOBS[name]
@@ -228,6 +274,7 @@ class Runtime:
         for _ in range(rounds):
             processed = await self.tick()
             processed += await self.inbox.process_pending()
+            processed += await self.erase_pending()
             delivered = await self.outbox.deliver_due()
             if not processed and not delivered:
                 return

@@ -427,3 +427,30 @@ class LoginToken(SQLModel, table=True):
     created_at: datetime = _utc()
     expires_at: datetime = _utc()
     used_at: datetime | None = _utc(default=None, nullable=True)
+
+
+# --- customer data erasure ---------------------------------------------------------------------
+
+
+class Erasure(SQLModel, table=True):
+    """A confirmed /xoadulieu, run in short chunks off the command's transaction (bot/privacy.py).
+
+    The row is the progress: the step reached and the counts so far, each saved in the
+    transaction of the chunk it counts, so an erasure cut short resumes where it was. One
+    process at a time runs it, holding the lease (runner, lease_until).
+    """
+
+    __tablename__ = "erasures"
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(unique=True)  # the customer_erase_requested audit entry
+    group_id: str = Field(max_length=64, index=True)
+    actor_id: str = Field(max_length=64)  # the admin who confirmed
+    reply_group_id: str | None = Field(default=None, max_length=64)  # where they confirmed
+    reply_msg_id: str | None = Field(default=None, max_length=100)
+    kept: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    counts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    step: str = Field(max_length=20)
+    confirmed_at: datetime = _utc()
+    runner: str | None = Field(default=None, max_length=32)
+    lease_until: datetime | None = _utc(default=None, nullable=True)
+    finished_at: datetime | None = _utc(default=None, nullable=True, index=True)

@@ -8,12 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event, insert
 from sqlmodel import SQLModel, col, select
 
 from bot import privacy
 from bot.handlers.privacy import EraseArgs, parse_erase, parse_target
 from bot.web.core import make_session_cookie
-from storage.models import AuditEntry, Customer, Message, Payment
+from storage.models import AuditEntry, Customer, Erasure, InboxEvent, Message, Payment
 from tests.conftest import ADMIN_TOKEN
 from tests.support import ADMIN, CUSTOMER, GROUP, HEAD, SALES, Bot
 
@@ -253,6 +254,158 @@ async def test_only_the_admin_who_asked_can_confirm(story):
     await story.say(f"/xoadulieu xacnhan {GROUP}", sender=other)
     assert (await purposes(story))[-1] == "privacy_erase_expired"
     assert not await audit(story, "customer_erased")
+
+
+# --- erasure in chunks ------------------------------------------------------------------------
+
+
+async def bulk_customer_messages(bot: Bot, n: int) -> None:
+    """`n` customer messages quoting the secret, each with its raw webhook event, at once."""
+    now = bot.clock.now()
+    messages, events = [], []
+    for i in range(n):
+        event = bot.message(f"lô {SECRET} số {i}", sender=CUSTOMER, msg_id=f"bulk{i}")
+        messages.append(
+            {
+                "msg_id": f"bulk{i}",
+                "group_id": GROUP,
+                "user_id": CUSTOMER,
+                "direction": "in",
+                "sender_kind": "customer",
+                "event_name": event["event_name"],
+                "text": event["message"]["text"],
+                "attachments": [],
+                "sent_at": now,
+            }
+        )
+        events.append(
+            {
+                "dedupe_key": f"msg:bulk{i}",
+                "conversation": GROUP,
+                "event_name": event["event_name"],
+                "body": json.dumps(event, ensure_ascii=False),
+                "received_at": now,
+                "status": "done",
+                "attempts": 0,
+            }
+        )
+    async with bot.runtime.sessions() as db:
+        await db.exec(insert(Message), params=messages)  # type: ignore[call-overload]
+        await db.exec(insert(InboxEvent), params=events)  # type: ignore[call-overload]
+        await db.commit()
+
+
+async def test_an_erasure_bigger_than_a_chunk_erases_every_row_a_chunk_at_a_time(story):
+    extra = privacy.CHUNK + 100
+    await bulk_customer_messages(story, extra)
+    await story.say("/xoadulieu", sender=ADMIN)
+    largest: list[int] = []
+
+    def on_update(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith(("UPDATE messages", "UPDATE inbox_events")):
+            largest.append(cursor.rowcount)
+
+    engine = story.runtime.engine.sync_engine
+    event.listen(engine, "after_cursor_execute", on_update)
+    try:
+        await story.say(f"/xoadulieu xacnhan {GROUP}", sender=ADMIN)
+    finally:
+        event.remove(engine, "after_cursor_execute", on_update)
+    assert 0 < max(largest) <= privacy.CHUNK
+    texts = await customer_texts(story)
+    assert len(texts) == extra + 2 and all(t == (privacy.ERASED, []) for t in texts)
+    assert await traces(story, SECRET, PHONE, NAME) == []
+    [entry] = await audit(story, "customer_erased")
+    counts = entry.detail["counts"]
+    assert counts["messages"] == extra + 2 and counts["raw_events"] >= extra + 2
+    [done] = await story.outbox(purpose="privacy_erased")
+    assert f"{extra + 2} tin nhắn của khách" in done.text
+
+
+async def erasures(bot: Bot) -> list[Erasure]:
+    async with bot.runtime.sessions() as db:
+        return list((await db.exec(select(Erasure))).all())
+
+
+@pytest.mark.parametrize("cut_short", [False, True])
+async def test_an_erasure_cut_short_resumes_and_counts_audits_and_announces_once(
+    story, monkeypatch, cut_short
+):
+    monkeypatch.setattr(privacy, "CHUNK", 2)
+    for n in range(3):
+        await story.say(f"thêm {n} {SECRET}", sender=CUSTOMER)
+    await story.say("/xoadulieu", sender=ADMIN)
+    if cut_short:  # the process dies in the middle of the raw events, in their second chunk
+        clean, calls = privacy._clean_body, []
+
+        def dying(*args: Any) -> Any:
+            calls.append(1)
+            if len(calls) > 2:
+                raise RuntimeError("killed")
+            return clean(*args)
+
+        monkeypatch.setattr(privacy, "_clean_body", dying)
+        await story.post(story.message(f"/xoadulieu xacnhan {GROUP}", sender=ADMIN), drain=False)
+        await story.runtime.inbox.process_pending()
+        with pytest.raises(RuntimeError):
+            await story.runtime.erase_pending()
+        [job] = await erasures(story)
+        assert job.finished_at is None and job.runner is None and job.step == "raw_events"
+        assert job.counts["messages"] == 5 and 0 < job.counts["raw_events"] < 10
+        assert all(t == (privacy.ERASED, []) for t in await customer_texts(story))
+        assert not await audit(story, "customer_erased")
+        monkeypatch.setattr(privacy, "_clean_body", clean)
+        await story.runtime.drain()
+    else:
+        await story.say(f"/xoadulieu xacnhan {GROUP}", sender=ADMIN)
+    await story.runtime.drain()
+    [entry] = await audit(story, "customer_erased")
+    assert entry.detail["counts"] == {
+        "profile": 1,
+        "messages": 5,
+        "interactions": 1,
+        "care_logs": 0,
+        "incidents": 1,
+        "payments": 1,
+        "alerts": 2,
+        "raw_events": 10,
+        "masked": 32,
+    }
+    [job] = await erasures(story)
+    assert (
+        job.step == "done" and job.finished_at is not None and job.counts == entry.detail["counts"]
+    )
+    assert len(await story.outbox(purpose="privacy_erased")) == 1
+    assert await traces(story, SECRET, PHONE, NAME, "30/11/1985") == []
+
+
+async def test_an_erasure_another_process_runs_is_left_to_it_until_its_lease_ends(story):
+    await story.say("/xoadulieu", sender=ADMIN)
+    await story.post(story.message(f"/xoadulieu xacnhan {GROUP}", sender=ADMIN), drain=False)
+    await story.runtime.inbox.process_pending()
+    async with story.runtime.sessions() as db:
+        [job] = (await db.exec(select(Erasure))).all()
+        job.runner, job.lease_until = "other", story.clock.now() + privacy.LEASE
+        db.add(job)
+        await db.commit()
+    assert await story.runtime.erase_pending() == 0
+    assert (ASKED, []) in await customer_texts(story)
+    story.clock.advance(privacy.LEASE + timedelta(seconds=1))  # that process died
+    assert await story.runtime.erase_pending() == 1
+    assert (ASKED, []) not in await customer_texts(story)
+    assert len(await audit(story, "customer_erased")) == 1
+
+
+async def test_while_an_erasure_runs_another_request_for_the_group_answers_nothing(story):
+    await story.say("/xoadulieu", sender=ADMIN)
+    await story.post(story.message(f"/xoadulieu xacnhan {GROUP}", sender=ADMIN), drain=False)
+    await story.runtime.inbox.process_pending()
+    await story.post(story.message("/xoadulieu", sender=ADMIN), drain=False)
+    await story.runtime.inbox.process_pending()
+    assert len(await audit(story, "customer_erase_requested")) == 1
+    await story.runtime.drain()
+    assert len(await audit(story, "customer_erased")) == 1
+    assert (await purposes(story))[-1] == "privacy_erased"
 
 
 # --- parsing ---------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""With nothing due, the deadline sweep and the outbox pass never open a writing transaction.
+"""With nothing due, the deadline sweep, the outbox pass and the erasure worker open no writing
+transaction.
 
 On SQLite a writing transaction is BEGIN IMMEDIATE: it takes the one write lock the webhook's
 inbox inserts want, four times a second. A read-only probe decides whether to take it.
@@ -52,6 +53,7 @@ async def test_an_idle_tick_and_outbox_pass_open_no_writing_transaction(bot):
     with writing_transactions(bot) as seen:
         assert await bot.runtime.tick() == 0
         assert await bot.runtime.outbox.deliver_due() == 0
+        assert await bot.runtime.erase_pending() == 0
     assert seen == []
 
 

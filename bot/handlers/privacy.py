@@ -6,8 +6,10 @@
 * `/xoadulieu` (or `/xoadulieu <group id>` 1:1), admins only: shows what would be erased and
   what is kept, and waits for `/xoadulieu xacnhan <group id>` from the same admin within
   privacy.CONFIRM_WINDOW (the request is an audit entry, checked against the clock). The
-  erasure itself is announced in the group with its counts. What is erased and what is kept
-  is bot/privacy.py's docstring.
+  confirmation records the erasure; a worker runs it in short transactions right after
+  (privacy.run_erasure) and announces it in the group with its counts, and where it was
+  confirmed. While it runs, /xoadulieu for that group answers nothing: the announcement is the
+  answer. What is erased and what is kept is bot/privacy.py's docstring.
 Both are audited: customer_export_requested, customer_erase_requested, customer_erased.
 """
 
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from bot import privacy
 from bot.commands import UsageError, command
 from bot.context import Context
-from bot.intents import Intent, SendGroup, SendUser
+from bot.intents import Intent, SendUser
 from bot.text import fold
 from storage import repo
 from storage.models import Group
@@ -104,6 +106,8 @@ async def erase(ctx: Context, args: EraseArgs) -> list[Intent]:
     group = await _target(ctx, args.group_id)
     if group is None:
         return _unknown(ctx, args.group_id)
+    if await privacy.erasure_under_way(ctx.db, group_id=group.group_id):
+        return []  # its announcement, moments away, answers this too
     plan = await privacy.erase_plan(ctx.db, group)
     if not any(plan.values()):
         erased_at = await privacy.last_erased_at(ctx.db, group_id=group.group_id)
@@ -150,22 +154,13 @@ async def _confirm(ctx: Context, group: Group) -> list[Intent]:
                 user_id=ctx.sender_id,
             )
         ]
-    customer_id = group.customer_id
-    kept = await privacy.kept_counts(ctx.db, group)
-    counts = await privacy.erase(ctx.db, group, now=ctx.now)
-    await repo.audit(
+    await privacy.start_erasure(
         ctx.db,
-        at=ctx.now,
+        group,
+        request=request,
         actor_id=ctx.sender_id,
-        action="customer_erased",
-        group_id=group.group_id,
-        customer_id=customer_id,
-        request_id=request.id,
-        counts=counts,
-        kept=kept,
+        reply_group_id=ctx.event.group_id,
+        reply_msg_id=ctx.event.msg_id,
+        now=ctx.now,
     )
-    done = {"group_id": group.group_id, "counts": counts, "kept": kept}
-    intents: list[Intent] = [SendGroup(group.group_id, "privacy_erased", done)]
-    if ctx.event.group_id != group.group_id:
-        intents.append(ctx.reply("privacy_erased", **done))
-    return intents
+    return []  # the worker announces it once done, with the counts (privacy.run_erasure)

@@ -1,0 +1,48 @@
+"""state several processes share: customer data erasures run in chunks
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-11-24 10:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+import storage.types
+
+revision: str = "0008"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "erasures",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("request_id", sa.Integer(), nullable=False),
+        sa.Column("group_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("actor_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("reply_group_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("reply_msg_id", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+        sa.Column("kept", sa.JSON(), nullable=True),
+        sa.Column("counts", sa.JSON(), nullable=True),
+        sa.Column("step", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+        sa.Column("confirmed_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("runner", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+        sa.Column("lease_until", storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("request_id"),
+    )
+    op.create_index("ix_erasures_group_id", "erasures", ["group_id"])
+    op.create_index("ix_erasures_finished_at", "erasures", ["finished_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_erasures_finished_at", table_name="erasures")
+    op.drop_index("ix_erasures_group_id", table_name="erasures")
+    op.drop_table("erasures")
