@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +42,7 @@ from config.settings import Settings
 from storage import repo
 from storage.db import SessionFactory, make_engine, make_read_sessions, make_sessions
 from storage.models import (
+    AppSecret,
     CommandRun,
     InboxEvent,
     Incident,
@@ -84,6 +86,8 @@ class Runtime:
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _tick_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _erase_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Signs dashboard sessions when SESSION_SECRET is empty (bot/web/core.py); loaded at start.
+    session_key: bytes | None = field(default=None, repr=False)
     _stopping: bool = False
 
     @functools.cached_property
@@ -102,6 +106,7 @@ class Runtime:
         They start only when `workers` is True (tests turn them off) and PROCESS_ROLE is not
         `webhook`: a webhook-only process stores events and leaves them to a worker process.
         """
+        await self.load_session_key()
         await self.load_staff_file()
         counts = await import_products_file(self.sessions, self.settings.products_file)
         log.info("products file %s: %s", self.settings.products_file, counts)
@@ -279,6 +284,14 @@ class Runtime:
             if not processed and not delivered:
                 return
 
+    async def load_session_key(self) -> None:
+        """With SESSION_SECRET empty, sessions are signed with a key made once and kept in the
+        database: every process signs and accepts the same cookies, and a restart signs nobody
+        out. SESSION_SECRET, when set, is used instead."""
+        if self.settings.session_secret:
+            return
+        self.session_key = await shared_secret(self.sessions, SESSION_KEY, now=self.clock.now())
+
     async def load_staff_file(self) -> dict[str, int]:
         rows = read_staff_file(self.settings.staff_file)
         async with self.sessions() as db:
@@ -449,6 +462,27 @@ SWEEP_PROBES: dict[ModuleType, Probe] = {
     incidents: _incidents_due,
     satisfaction: _ratings_due,
 }
+
+
+SESSION_KEY = "dashboard_session_key"  # app_secrets.name
+
+
+async def shared_secret(sessions: SessionFactory, name: str, *, now: datetime) -> bytes:
+    """32 random bytes stored under `name`: the first process to ask inserts them (INSERT … ON
+    CONFLICT DO NOTHING), every process gets the stored ones. The value is never logged."""
+    async with sessions() as db:
+        made = await repo.insert_once(
+            db,
+            AppSecret,
+            unique=["name"],
+            name=name,
+            value=secrets.token_hex(32),
+            created_at=now,
+        )
+        stored = (await db.exec(select(AppSecret.value).where(AppSecret.name == name))).one()
+        await db.commit()
+    log.info("secret %s: %s", name, "made and stored" if made else "read from the database")
+    return bytes.fromhex(stored)
 
 
 def inbox_poll_seconds(settings: Settings) -> float:

@@ -454,3 +454,17 @@ class Erasure(SQLModel, table=True):
     runner: str | None = Field(default=None, max_length=32)
     lease_until: datetime | None = _utc(default=None, nullable=True)
     finished_at: datetime | None = _utc(default=None, nullable=True, index=True)
+
+
+# --- state the processes share ------------------------------------------------------------------
+
+
+class AppSecret(SQLModel, table=True):
+    """A secret the service made itself, the same for every process and across restarts (the
+    dashboard's session key when SESSION_SECRET is empty): the first process to start inserts
+    it, every process reads the stored one. Never logged."""
+
+    __tablename__ = "app_secrets"
+    name: str = Field(primary_key=True, max_length=60)
+    value: str = Field(max_length=200)
+    created_at: datetime = _utc()

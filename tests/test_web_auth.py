@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import io
 import json
+import logging
 import re
 
 import pytest
@@ -17,7 +18,7 @@ from bot import passwd
 from bot.web import core
 from bot.web.auth import safe_next
 from storage import repo
-from storage.models import AuditEntry, LoginToken
+from storage.models import AppSecret, AuditEntry, LoginToken
 from tests.conftest import ROOT
 from tests.support import ADMIN, CUSTOMER, GROUP, HEAD, SALES
 
@@ -389,6 +390,38 @@ async def test_a_forged_or_tampered_session_cookie_is_refused(bot):
     assert await can_see_directory(bot, headers={"Cookie": f"{core.COOKIE}={good}"})
     for value in _tampered(bot.runtime, now):
         assert not await can_see_directory(bot, headers={"Cookie": f"{core.COOKIE}={value}"})
+
+
+async def test_without_session_secret_every_process_signs_with_the_key_kept_in_the_database(
+    make_bot, settings, caplog
+):
+    caplog.set_level(logging.INFO)
+    assert settings.session_secret == ""
+    one = await make_bot(settings)
+    other = await make_bot(settings)  # a second process, or the first after a restart
+    await give_password(one, ADMIN)
+    response = await try_password(one, "quantri", "mat-khau-dai")
+    assert response.status == 303
+    cookie = response.cookies[core.COOKIE].value
+    assert await can_see_directory(other, headers={"Cookie": f"{core.COOKIE}={cookie}"})
+    async with one.runtime.sessions() as db:
+        [stored] = (await db.exec(select(AppSecret))).all()
+    assert bytes.fromhex(stored.value) == one.runtime.session_key == other.runtime.session_key
+    assert stored.value not in caplog.text
+
+
+async def test_session_secret_when_set_signs_the_sessions(make_bot, settings):
+    bot = await make_bot(settings.replace(session_secret="a-long-shared-secret"))
+    expires = int(bot.clock.now().timestamp()) + 3600
+    cookie = _signed_with("a-long-shared-secret", ADMIN, expires)
+    assert await can_see_directory(bot, headers={"Cookie": f"{core.COOKIE}={cookie}"})
+    assert bot.runtime.session_key is None
+    assert await rows_of(bot, AppSecret) == []
+
+
+async def rows_of(bot, model):
+    async with bot.runtime.sessions() as db:
+        return list((await db.exec(select(model))).all())
 
 
 # --- the passwd command -------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """What every dashboard page shares: who is looking (Viewer), the session cookie, rendering.
 
-A session is a signed cookie (HMAC-SHA256 with SESSION_SECRET) holding the staff id and an
-expiry; it is HttpOnly and SameSite=Lax. Each request looks the staff member up again, so a
-deactivated account or a changed role takes effect at once. Forms carry a CSRF token derived
-from the session. Pages are jinja2 templates in bot/web/templates (autoescaped), Vietnamese
-first: `t("Tổng quan", "Overview")` picks by the viewer's language (LOCALE, or ?lang=).
+A session is a signed cookie (HMAC-SHA256 with SESSION_SECRET, or when it is empty with a key
+the service made once and keeps in the database) holding the staff id and an expiry; it is
+HttpOnly and SameSite=Lax. Each request looks the staff member up again, so a deactivated
+account or a changed role takes effect at once. Forms carry a CSRF token derived from the
+session. Pages are jinja2 templates in bot/web/templates (autoescaped), Vietnamese first:
+`t("Tổng quan", "Overview")` picks by the viewer's language (LOCALE, or ?lang=).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import hashlib
 import hmac
 import json
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -77,12 +77,16 @@ VIEWER = web.RequestKey("viewer", Viewer | None)  # type: ignore[arg-type]
 
 # --- the session cookie ------------------------------------------------------------------------
 
-_RANDOM_SECRET = secrets.token_bytes(32)
-
 
 def _key(runtime: Runtime) -> bytes:
+    """SESSION_SECRET's, else the key made once and kept in the database (Runtime.start loads
+    it), so every process and every restart accepts the same cookies."""
     secret = runtime.settings.session_secret
-    return hashlib.sha256(secret.encode()).digest() if secret else _RANDOM_SECRET
+    if secret:
+        return hashlib.sha256(secret.encode()).digest()
+    if runtime.session_key is None:
+        raise RuntimeError("the session key is loaded by Runtime.start()")
+    return runtime.session_key
 
 
 def _sign(key: bytes, payload: bytes) -> str:

@@ -1,4 +1,5 @@
-"""state several processes share: customer data erasures run in chunks
+"""state several processes share: customer data erasures run in chunks, the generated
+dashboard session key
 
 Revision ID: 0008
 Revises: 0007
@@ -40,9 +41,17 @@ def upgrade() -> None:
     )
     op.create_index("ix_erasures_group_id", "erasures", ["group_id"])
     op.create_index("ix_erasures_finished_at", "erasures", ["finished_at"])
+    op.create_table(
+        "app_secrets",
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
+        sa.Column("value", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("app_secrets")
     op.drop_index("ix_erasures_finished_at", table_name="erasures")
     op.drop_index("ix_erasures_group_id", table_name="erasures")
     op.drop_table("erasures")
