@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,10 @@ class Context:
     group: Group | None
     calendars: Calendars
     group_is_new: bool = False  # this event is the first the bot sees of the group
+    # Set by the satisfaction rule once it has stored this message as a rating answer.
+    rating_answered: bool = False
+    # What a rule worked out about this event, for a later rule (or itself) to reuse.
+    memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def role(self) -> str | None:

@@ -220,7 +220,21 @@ async def _claim(db: AsyncSession, group_id: str, last: Rating | None, now: date
 
 
 async def answer_in(ctx: Context) -> tuple[Rating, int] | None:
-    """The pending rating this customer message answers and its score, else None."""
+    """The pending rating this customer message answers and its score, else None.
+
+    Worked out once per event: the SLA rule asks first, this rule's on_event next, and no rule
+    between them touches ratings, the bot's sent messages or the transcript.
+    """
+    if _ANSWER in ctx.memo:
+        return ctx.memo[_ANSWER]  # type: ignore[no-any-return]
+    ctx.memo[_ANSWER] = found = await _answer_in(ctx)
+    return found
+
+
+_ANSWER = "satisfaction.answer"
+
+
+async def _answer_in(ctx: Context) -> tuple[Rating, int] | None:
     event, group = ctx.event, ctx.group
     if event.kind is not Kind.GROUP_MESSAGE or ctx.is_staff or not event.text or group is None:
         return None
@@ -246,16 +260,7 @@ async def is_rating_answer(ctx: Context) -> bool:
 
     Right before this rule runs (SLA runs first) and right after it (the answer is stored).
     """
-    if await answer_in(ctx) is not None:
-        return True
-    if ctx.group is None or ctx.is_staff:
-        return False
-    query = select(Rating.id).where(
-        Rating.group_id == ctx.group.group_id,
-        Rating.answered_by == ctx.sender_id,
-        Rating.answered_at == ctx.now,
-    )
-    return (await ctx.db.exec(query)).first() is not None
+    return ctx.rating_answered or await answer_in(ctx) is not None
 
 
 async def on_event(ctx: Context) -> list[Intent]:
@@ -266,6 +271,8 @@ async def on_event(ctx: Context) -> list[Intent]:
     rating, score = found
     if not await _store(ctx, rating, score):
         return []
+    ctx.rating_answered = True
+    del ctx.memo[_ANSWER]  # answered now: asked again, the question has another answer
     assert ctx.event.group_id is not None
     thanks = SendGroup(
         ctx.event.group_id, "rating_thanks", {"score": score}, quote_msg_id=ctx.event.msg_id
