@@ -23,10 +23,12 @@ from bot.outbox import enqueue
 from bot.render import Renderer
 from config.settings import Settings
 from storage import repo
-from storage.models import CommandRun, Message
+from storage.models import CommandRun, GroupMember
 
 log = logging.getLogger(__name__)
 
+_MESSAGES = frozenset({Kind.GROUP_MESSAGE, Kind.USER_MESSAGE, Kind.OA_GROUP_ECHO, Kind.OA_ECHO})
+_OUTGOING = frozenset({Kind.OA_GROUP_ECHO, Kind.OA_ECHO})
 _LIFECYCLE_ACTIONS = {
     Kind.GROUP_CREATED: "group.created",
     Kind.MEMBER_JOINED: "group.member_joined",
@@ -50,10 +52,18 @@ async def process_event(
 ) -> list[Intent]:
     """Apply one event to the database and queue the bot's answers; returns the intents."""
     now = deps.clock.now()
-    sender = await repo.get_staff(db, user_id=event.sender_id) if event.sender_id else None
-    group, created = None, False
-    if event.group_id and event.kind is not Kind.OA_GROUP_ECHO:
-        group, created = await repo.ensure_group(db, group_id=event.group_id, now=now)
+    group, created, member = None, False, repo.UNREAD
+    if event.group_id and event.sender_id and event.kind is not Kind.OA_GROUP_ECHO:
+        # the common case, a group message: group, membership and staff row in one query
+        group, member, sender = await repo.sender_in_group(
+            db, group_id=event.group_id, user_id=event.sender_id
+        )
+        if group is None:
+            group, created = await repo.add_group(db, group_id=event.group_id, now=now), True
+    else:
+        sender = await repo.get_staff(db, user_id=event.sender_id) if event.sender_id else None
+        if event.group_id and event.kind is not Kind.OA_GROUP_ECHO:
+            group, created = await repo.ensure_group(db, group_id=event.group_id, now=now)
     ctx = Context(
         event=event,
         db=db,
@@ -65,7 +75,7 @@ async def process_event(
         calendars=deps.calendars,
         group_is_new=created,
     )
-    await record(ctx)
+    await record(ctx, sender_member=member)
     intents = await rules.fan_out(ctx)
     intents += await run_command(ctx)
     await enqueue(
@@ -74,30 +84,36 @@ async def process_event(
     return intents
 
 
-async def record(ctx: Context) -> None:
-    """Keep the transcript and the group's membership; lifecycle events go to the audit log."""
+async def record(ctx: Context, *, sender_member: GroupMember | None = repo.UNREAD) -> None:
+    """Keep the transcript and the group's membership; lifecycle events go to the audit log.
+
+    `sender_member`: the sender's GroupMember row in the event's group as just read (None: not
+    there), when process_event read it.
+    """
     event = ctx.event
-    if event.kind in (Kind.GROUP_MESSAGE, Kind.USER_MESSAGE, Kind.OA_GROUP_ECHO, Kind.OA_ECHO):
-        outgoing = event.kind in (Kind.OA_GROUP_ECHO, Kind.OA_ECHO)
+    if event.kind in _MESSAGES:
+        outgoing = event.kind in _OUTGOING
         if event.group_id and event.sender_id and not outgoing:
             await repo.mark_member(
-                ctx.db, group_id=event.group_id, user_id=event.sender_id, now=ctx.now
-            )
-        await repo.record_message(
-            ctx.db,
-            message=Message(
-                msg_id=event.msg_id or "",
+                ctx.db,
                 group_id=event.group_id,
-                user_id=event.sender_id or "oa",
-                direction="out" if outgoing else "in",
-                sender_kind="oa" if outgoing else ("staff" if ctx.is_staff else "customer"),
-                event_name=event.name,
-                text=event.text,
-                quote_msg_id=event.quote_msg_id,
-                attachments=[{"type": a.type, "payload": a.payload} for a in event.attachments],
-                zalo_timestamp=event.timestamp,
-                sent_at=event.at,
-            ),
+                user_id=event.sender_id,
+                now=ctx.now,
+                member=sender_member,
+            )
+        await repo.insert_message(
+            ctx.db,
+            msg_id=event.msg_id or "",
+            group_id=event.group_id,
+            user_id=event.sender_id or "oa",
+            direction="out" if outgoing else "in",
+            sender_kind="oa" if outgoing else ("staff" if ctx.is_staff else "customer"),
+            event_name=event.name,
+            text=event.text,
+            quote_msg_id=event.quote_msg_id,
+            attachments=[{"type": a.type, "payload": a.payload} for a in event.attachments],
+            zalo_timestamp=event.timestamp,
+            sent_at=event.at,
         )
         return
     if event.kind in (Kind.MEMBER_JOINED, Kind.MEMBER_LEFT) and event.group_id:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import and_, bindparam, func, literal_column, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -35,17 +36,28 @@ async def ensure_group(db: AsyncSession, *, group_id: str, now: datetime) -> tup
     group = await db.get(Group, group_id)
     if group:
         return group, False
-    group = Group(group_id=group_id, created_at=now, updated_at=now)
-    db.add(group)
-    await db.flush()
-    return group, True
+    return await add_group(db, group_id=group_id, now=now), True
+
+
+UNREAD: Any = object()  # mark_member's `member` when the caller has not read the row
 
 
 async def mark_member(
-    db: AsyncSession, *, group_id: str, user_id: str, now: datetime, present: bool = True
+    db: AsyncSession,
+    *,
+    group_id: str,
+    user_id: str,
+    now: datetime,
+    present: bool = True,
+    member: GroupMember | None = UNREAD,
 ) -> None:
-    """Record that `user_id` is (or no longer is) in the group."""
-    member = await db.get(GroupMember, (group_id, user_id))
+    """Record that `user_id` is (or no longer is) in the group.
+
+    `member`: the row as the caller just read it in this session (None: there is none), which
+    spares reading it again.
+    """
+    if member is UNREAD:
+        member = await db.get(GroupMember, (group_id, user_id))
     if member is None:
         if present:
             db.add(GroupMember(group_id=group_id, user_id=user_id, joined_at=now))
@@ -54,7 +66,45 @@ async def mark_member(
         member.joined_at, member.left_at = now, None
     elif not present and member.left_at is None:
         member.left_at = now
+    else:
+        return  # nothing changes (the row is in the session already)
     db.add(member)
+
+
+@functools.cache
+def _sender_in_group() -> Any:
+    """The group, the sender's membership and their staff row, each None when missing: one
+    SELECT with three LEFT JOINs to a one-row derived table, so it always returns one row."""
+    one = select(literal_column("1").label("one")).subquery("one")
+    group_id, user_id = bindparam("group_id"), bindparam("user_id")
+    return (
+        select(Group, GroupMember, Staff)
+        .select_from(one)
+        .outerjoin(Group, col(Group.group_id) == group_id)
+        .outerjoin(
+            GroupMember,
+            and_(col(GroupMember.group_id) == group_id, col(GroupMember.user_id) == user_id),
+        )
+        .outerjoin(Staff, col(Staff.zalo_user_id) == user_id)
+    )
+
+
+async def sender_in_group(
+    db: AsyncSession, *, group_id: str, user_id: str
+) -> tuple[Group | None, GroupMember | None, Staff | None]:
+    """What `db.get` of the Group, the sender's GroupMember and Staff row would return, in one
+    round trip instead of three (an ordinary group message needs all three)."""
+    result = await db.exec(_sender_in_group(), params={"group_id": group_id, "user_id": user_id})
+    group, member, staff = result.one()
+    return group, member, staff
+
+
+async def add_group(db: AsyncSession, *, group_id: str, now: datetime) -> Group:
+    """Create the group row (the caller knows there is none)."""
+    group = Group(group_id=group_id, created_at=now, updated_at=now)
+    db.add(group)
+    await db.flush()
+    return group
 
 
 async def group_members(db: AsyncSession, *, group_id: str) -> list[GroupMember]:
@@ -154,13 +204,35 @@ async def sync_staff_file(
 # --- transcript, commands, interactions, audit ------------------------------------------
 
 
+_MESSAGE_COLUMNS = tuple(c.key for c in Message.__table__.columns if c.key != "id")  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _insert_message(dialect_name: str) -> Any:
+    """INSERT … ON CONFLICT (msg_id) DO NOTHING RETURNING id, built once (values come as
+    parameters, so its compiled form is cached too)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    table = Message.__table__  # type: ignore[attr-defined]
+    return (
+        dialect.insert(table)
+        .on_conflict_do_nothing(index_elements=["msg_id"])
+        .returning(table.c.id)
+    )
+
+
 async def record_message(db: AsyncSession, *, message: Message) -> bool:
     """Store a transcript line; False if that msg_id is already stored."""
-    exists = await db.exec(select(Message.id).where(Message.msg_id == message.msg_id))
-    if exists.first() is not None:
-        return False
-    db.add(message)
-    return True
+    return await insert_message(db, **{key: getattr(message, key) for key in _MESSAGE_COLUMNS})
+
+
+async def insert_message(db: AsyncSession, **values: Any) -> bool:
+    """`record_message` from column values: one INSERT … ON CONFLICT DO NOTHING (msg_id is
+    unique), no ORM object. Pending ORM changes are flushed first, as a query would."""
+    values.setdefault("attachments", [])
+    await db.flush()
+    connection = await db.connection()
+    statement = _insert_message(connection.dialect.name)
+    return (await connection.execute(statement, values)).first() is not None
 
 
 async def record_command(db: AsyncSession, *, run: CommandRun) -> None:
