@@ -16,11 +16,13 @@ Policy:
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -81,36 +83,60 @@ async def on_event(ctx: Context) -> list[Intent]:
         return []
     if await satisfaction.is_rating_answer(ctx):  # "5 sao" answers the bot, not the staff
         return []
-    if await open_clock(ctx.db, group_id=group.group_id) is None:
-        await _start(ctx, group, limit)
+    await _start(ctx, group, limit)
     return []
 
 
+@functools.cache
+def _insert_clock(dialect_name: str) -> Any:
+    """INSERT a clock unless the group has an open one (the partial unique index
+    ux_sla_clocks_open_group), RETURNING its id: one statement instead of a SELECT and an
+    INSERT, and two processes cannot both open one."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    table = SlaClock.__table__  # type: ignore[attr-defined]
+    open_only = table.c.closed_at.is_(None)
+    return (
+        dialect.insert(table)
+        .on_conflict_do_nothing(index_elements=["group_id"], index_where=open_only)
+        .returning(table.c.id)
+    )
+
+
+_INSERT_EVENT = insert(SlaEvent.__table__)  # type: ignore[attr-defined]
+
+
 async def _start(ctx: Context, group: Group, limit: timedelta) -> None:
+    """Open the group's clock on this message, unless one is open already."""
     calendar = ctx.calendars.for_group(group)
     opened = min(ctx.event.at, ctx.now)
-    clock = SlaClock(
-        group_id=group.group_id,
-        customer_id=ctx.sender_id,
-        msg_id=ctx.event.msg_id or "",
-        owner_id=group.assigned_sales_id,
-        opened_at=opened,
-        remind_at=calendar.add(opened, limit * 2 / 3),
-        deadline=calendar.add(opened, limit),
-        escalate_at=calendar.add(opened, limit * 2),
-    )
-    clock.next_due_at = clock.remind_at
-    ctx.db.add(clock)
-    await ctx.db.flush()
-    ctx.db.add(
-        SlaEvent(
-            clock_id=clock.id,
-            group_id=group.group_id,
-            kind="start",
-            at=ctx.now,
-            staff_id=clock.owner_id,
-            detail={"deadline": clock.deadline.isoformat()},
-        )
+    remind_at, deadline = calendar.add(opened, limit * 2 / 3), calendar.add(opened, limit)
+    clock = {
+        "group_id": group.group_id,
+        "customer_id": ctx.sender_id,
+        "msg_id": ctx.event.msg_id or "",
+        "owner_id": group.assigned_sales_id,
+        "opened_at": opened,
+        "remind_at": remind_at,
+        "deadline": deadline,
+        "escalate_at": calendar.add(opened, limit * 2),
+        "next_due_at": remind_at,
+    }
+    await ctx.db.flush()  # a clock closed earlier in this transaction is closed in the table
+    connection = await ctx.db.connection()
+    result = await connection.execute(_insert_clock(connection.dialect.name), clock)
+    clock_id = result.scalar()
+    if clock_id is None:
+        return  # the group's clock is running already
+    await connection.execute(
+        _INSERT_EVENT,
+        {
+            "clock_id": clock_id,
+            "group_id": group.group_id,
+            "kind": "start",
+            "at": ctx.now,
+            "staff_id": group.assigned_sales_id,
+            "detail": {"deadline": deadline.isoformat()},
+        },
     )
 
 
