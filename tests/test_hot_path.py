@@ -1,0 +1,209 @@
+"""The common event, a message in an existing group, costs a fixed, small number of statements.
+
+process_event is run directly on a session (as the inbox does), with a listener counting what
+goes to the database; BEGIN/COMMIT are the inbox's business and are not counted. Also here:
+the shortcuts behind those numbers behave like the queries they replaced, including several
+events in one transaction (the inbox processes a batch of events in one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlmodel import select
+
+from bot.dispatch import process_event
+from bot.events import parse_event
+from storage.models import GroupMember, Message, Rating, SlaClock, SlaEvent
+from tests.support import CUSTOMER, GROUP, SALES, SALES2
+
+CUSTOMER2 = "2000000000000000002"
+
+
+@contextmanager
+def counting(bot: Any) -> Iterator[list[str]]:
+    """The statements sent to the database inside the block (transaction control left out)."""
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        first = statement.split(None, 1)[0].upper()
+        if first not in ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"):
+            statements.append(" ".join(statement.split()))
+
+    engine = bot.runtime.engine.sync_engine
+    sa_event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", seen)
+
+
+async def process(bot: Any, *messages: tuple[str, str]) -> list[list[str]]:
+    """Process (text, sender) group messages in ONE transaction; the statements of each."""
+    per_event = []
+    async with bot.runtime.sessions() as db:
+        for text, sender in messages:
+            event = parse_event(bot.message(text, sender=sender))
+            with counting(bot) as statements:
+                await process_event(db, event, bot.runtime.deps)
+                await db.flush()  # what the event left pending is its cost too
+            per_event.append(statements)
+        await db.commit()
+    return per_event
+
+
+def tables(statements: list[str]) -> list[str]:
+    """'SELECT groups', 'INSERT messages', ... : the verb and the first table named."""
+    out = []
+    for statement in statements:
+        words = statement.replace(",", " ").split()
+        verb = words[0]
+        after = {"SELECT": "FROM", "INSERT": "INTO", "UPDATE": "UPDATE", "DELETE": "FROM"}[verb]
+        table = words[words.index(after) + 1] if verb != "SELECT" else _select_table(words)
+        out.append(f"{verb} {table}")
+    return out
+
+
+def _select_table(words: list[str]) -> str:
+    # the sender's row comes FROM a one-row derived table joined to groups
+    return words[words.index("JOIN") + 1] if "JOIN" in words else words[words.index("FROM") + 1]
+
+
+async def warm(bot: Any) -> None:
+    """The group and its members exist; no clock is open (the one this opens is closed)."""
+    await bot.say("Chào shop", sender=CUSTOMER)
+    await bot.say("Dạ em chào anh", sender=SALES)
+    bot.clock.advance(minutes=1)
+
+
+async def clocks(bot: Any) -> list[SlaClock]:
+    """The clocks opened after warm(), oldest first."""
+    query = select(SlaClock).where(SlaClock.opened_at == bot.clock.now()).order_by(SlaClock.id)
+    async with bot.runtime.sessions() as db:
+        return list((await db.exec(query)).all())
+
+
+async def sla_events(bot: Any) -> list[str]:
+    query = select(SlaEvent).where(SlaEvent.at == bot.clock.now()).order_by(SlaEvent.id)
+    async with bot.runtime.sessions() as db:
+        return [e.kind for e in (await db.exec(query)).all()]
+
+
+async def rows(bot: Any, model: Any, *where: Any) -> list[Any]:
+    async with bot.runtime.sessions() as db:
+        return list((await db.exec(select(model).where(*where))).all())
+
+
+async def test_an_ordinary_group_message_costs_few_statements(bot):
+    await warm(bot)
+    question, follow_up, answer, thanks = await process(
+        bot,
+        ("Đơn hàng của mình giao chưa ạ?", CUSTOMER),
+        ("Shop kiểm tra giúp mình với", CUSTOMER),
+        ("Dạ đơn giao ngày mai ạ", SALES),
+        ("dạ cảm ơn ạ", CUSTOMER),
+    )
+    # the group, the sender's membership and staff row come in one SELECT
+    assert tables(question) == [
+        "SELECT groups",
+        "INSERT messages",
+        "INSERT sla_clocks",
+        "INSERT sla_events",
+    ], question
+    assert tables(follow_up) == ["SELECT groups", "INSERT messages", "INSERT sla_clocks"], follow_up
+    assert tables(answer) == [
+        "SELECT groups",
+        "INSERT messages",
+        "SELECT sla_clocks",
+        "UPDATE sla_clocks",
+        "INSERT sla_events",
+    ], answer
+    assert tables(thanks) == ["SELECT groups", "INSERT messages"], thanks
+    [clock] = await clocks(bot)
+    assert clock.closed_by == SALES and clock.msg_id != ""
+    assert await sla_events(bot) == ["start", "stop"]
+    assert len(await rows(bot, Message)) == 6
+
+
+async def test_a_new_member_of_a_known_group_is_recorded_once_per_transaction(bot):
+    await warm(bot)
+    first, second = await process(bot, ("Mình mới vào nhóm", CUSTOMER2), ("ok", CUSTOMER2))
+    assert tables(first) == [
+        "SELECT groups",
+        "INSERT group_members",
+        "INSERT messages",
+        "INSERT sla_clocks",
+        "INSERT sla_events",
+    ]
+    assert tables(second) == ["SELECT groups", "INSERT messages"]
+    members = await rows(bot, GroupMember, GroupMember.user_id == CUSTOMER2)
+    assert len(members) == 1 and members[0].left_at is None
+
+
+async def test_a_member_who_left_and_writes_again_is_present_again(bot):
+    await warm(bot)
+    await bot.lifecycle("user_leave_group", members=[CUSTOMER])
+    [gone] = await rows(bot, GroupMember, GroupMember.user_id == CUSTOMER)
+    assert gone.left_at is not None
+    bot.clock.advance(minutes=1)
+    await bot.say("Mình quay lại rồi", sender=CUSTOMER)
+    [back] = await rows(bot, GroupMember, GroupMember.user_id == CUSTOMER)
+    assert back.left_at is None and back.joined_at == bot.clock.now()
+
+
+async def test_a_new_group_is_created_with_its_first_message(bot):
+    [first] = await process(bot, ("Chào shop, mình cần báo giá", CUSTOMER))
+    assert tables(first)[:2] == ["SELECT groups", "INSERT groups"]
+    members = await rows(bot, GroupMember, GroupMember.group_id == GROUP)
+    assert [m.user_id for m in members] == [CUSTOMER]
+    assert len(await clocks(bot)) == 1
+
+
+async def test_a_message_delivered_twice_is_stored_once(bot):
+    await warm(bot)
+    body = bot.message("Đơn của mình đâu ạ?", sender=CUSTOMER, msg_id="dup-1")
+    async with bot.runtime.sessions() as db:  # in one transaction, then in another
+        for _ in range(2):
+            await process_event(db, parse_event(body), bot.runtime.deps)
+        await db.commit()
+    await bot.post(body)
+    [message] = await rows(bot, Message, Message.msg_id == "dup-1")
+    assert (message.user_id, message.sender_kind, message.text) == (
+        CUSTOMER,
+        "customer",
+        "Đơn của mình đâu ạ?",
+    )
+    assert message.attachments == [] and message.sent_at == bot.clock.now()
+
+
+async def test_closing_and_reopening_a_clock_in_one_transaction(bot):
+    await warm(bot)
+    await process(
+        bot,
+        ("Đơn hàng của mình giao chưa ạ?", CUSTOMER),
+        ("Dạ giao ngày mai ạ", SALES2),
+        ("Mình muốn đổi địa chỉ giao hàng", CUSTOMER),
+    )
+    assert [(c.closed_by, c.closed_at is None) for c in await clocks(bot)] == [
+        (SALES2, False),
+        (None, True),
+    ]
+    assert await sla_events(bot) == ["start", "stop", "start"]
+
+
+async def test_a_rating_answer_and_the_next_question_in_one_transaction(bot):
+    """The answer starts no clock; the customer's next question, at the same instant, does."""
+    await warm(bot)
+    async with bot.runtime.sessions() as db:
+        db.add(Rating(group_id=GROUP, reason="deal", ref_id=1, asked_at=bot.clock.now()))
+        await db.commit()
+    await process(bot, ("5 sao", CUSTOMER))
+    assert await clocks(bot) == []
+    [rating] = await rows(bot, Rating)
+    assert (rating.score, rating.answered_by) == (5, CUSTOMER)
+    await process(bot, ("Cho mình hỏi đơn tuần sau giao khi nào?", CUSTOMER))
+    [clock] = await clocks(bot)
+    assert clock.customer_id == CUSTOMER and clock.closed_at is None
