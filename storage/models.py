@@ -468,3 +468,16 @@ class AppSecret(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=60)
     value: str = Field(max_length=200)
     created_at: datetime = _utc()
+
+
+class SignInFailure(SQLModel, table=True):
+    """A failed dashboard password sign-in, once per key it counts against (a username, an
+    address): the sign-in throttle of every process counts these (bot/web/auth.py). Rows older
+    than the throttle's window are deleted."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_key", "kind", "key", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=10)  # user|addr
+    key: str = Field(max_length=200)
+    at: datetime = _utc(index=True)

@@ -18,7 +18,7 @@ from bot import passwd
 from bot.web import core
 from bot.web.auth import safe_next
 from storage import repo
-from storage.models import AppSecret, AuditEntry, LoginToken
+from storage.models import AppSecret, AuditEntry, LoginToken, SignInFailure
 from tests.conftest import ROOT
 from tests.support import ADMIN, CUSTOMER, GROUP, HEAD, SALES
 
@@ -286,6 +286,31 @@ async def test_five_failures_from_one_address_close_the_door_for_every_username(
     for number in range(5):
         await try_password(bot, f"nguoi-{number}", "sai-mat-khau")
     assert (await try_password(bot, "quantri", "mat-khau-dai")).status == 429
+
+
+async def test_two_processes_on_one_database_count_the_same_failures(make_bot, settings):
+    one = await make_bot(settings)
+    other = await make_bot(settings)
+    await give_password(one, ADMIN)
+    for bot in (one, other, one, other, one):
+        assert (await try_password(bot, "quantri", "sai-mat-khau")).status == 400
+    assert (await try_password(other, "quantri", "mat-khau-dai")).status == 429
+    assert (await try_password(one, "quantri", "mat-khau-dai")).status == 429
+    one.clock.advance(minutes=15)
+    assert (await try_password(other, "quantri", "mat-khau-dai")).status == 303
+
+
+async def test_failures_that_left_the_window_are_deleted_a_sign_in_clears_its_name(bot):
+    await give_password(bot, ADMIN)
+    await try_password(bot, "quantri", "sai-mat-khau")
+    bot.clock.advance(minutes=15)
+    await try_password(bot, "ai-do", "sai-mat-khau")
+    left = await rows_of(bot, SignInFailure)
+    assert sorted((r.kind, r.key) for r in left) == [("addr", "127.0.0.1"), ("user", "ai-do")]
+    await try_password(bot, "quantri", "sai-mat-khau")
+    assert (await try_password(bot, "quantri", "mat-khau-dai")).status == 303  # clears its name
+    left = await rows_of(bot, SignInFailure)
+    assert sorted(r.key for r in left) == ["127.0.0.1", "127.0.0.1", "ai-do"]
 
 
 async def test_a_deactivated_staff_member_cannot_sign_in_with_a_password(bot):

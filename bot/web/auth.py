@@ -4,8 +4,8 @@
   POST uses the token with one conditional UPDATE, so two clicks or two processes cannot both
   use it.
 * POST /login checks the scrypt hash. 5 failures for one username, or from one address, within
-  15 minutes close that door (429) until the oldest of them is 15 minutes old. In memory, per
-  process, on the injected clock.
+  15 minutes close that door (429) until the oldest of them is 15 minutes old. Counted in the
+  database, so several processes share the count; on the injected clock.
 * Neither sign-in form has a session yet, so core.check_csrf (bound to the session) cannot
   apply. They use a double-submit cookie instead: the GET puts one random value in a
   SameSite=Lax cookie and in the form, the POST must bring both, equal. Another site can make a
@@ -22,13 +22,15 @@ import logging
 import math
 import re
 import secrets
-from collections import deque
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import delete
+from sqlmodel import col, select
 
+from bot.appkeys import RUNTIME
 from bot.clientip import client_address
 from bot.handlers.login import token_hash
 from bot.passwd import burn_time, verify_password
@@ -42,9 +44,12 @@ from bot.web.core import (
     start_session,
 )
 from storage import repo
-from storage.models import Staff
+from storage.db import SessionFactory
+from storage.models import SignInFailure, Staff
 
 log = logging.getLogger(__name__)
+
+Key = tuple[str, str]  # (kind, key): ("user", a username) or ("addr", an address)
 
 FORM_COOKIE = "zb_form"
 _NONCE = re.compile(r"[A-Za-z0-9_-]{32}")
@@ -60,44 +65,59 @@ STALE_FORM = (
 
 
 class Throttle:
-    """Failed sign-ins per key (a username, an address) in a sliding window. In memory."""
+    """Failed sign-ins per key (a username, an address) in a sliding window.
 
-    MAX_KEYS = 10_000
+    Kept in the database (sign_in_failures), so N processes allow no more attempts than one:
+    each counts every process's failures. Checking reads without the write lock; a failure is
+    one INSERT per key, and deletes the rows that have left the window.
+    """
 
-    def __init__(self, limit: int = 5, window: timedelta = timedelta(minutes=15)) -> None:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        read_sessions: SessionFactory,
+        limit: int = 5,
+        window: timedelta = timedelta(minutes=15),
+    ) -> None:
+        self.sessions, self.read_sessions = sessions, read_sessions
         self.limit = limit
         self.window = window
-        self._failures: dict[str, deque[datetime]] = {}
 
-    def wait(self, keys: Iterable[str], now: datetime) -> timedelta | None:
+    async def wait(self, keys: Iterable[Key], now: datetime) -> timedelta | None:
         """How long until any of `keys` may try again; None when all may try now."""
-        waits = [self._wait(key, now) for key in keys]
-        blocked = [w for w in waits if w is not None]
+        blocked: list[timedelta] = []
+        async with self.read_sessions() as db:
+            for kind, key in keys:
+                recent = (
+                    select(SignInFailure.at)
+                    .where(
+                        SignInFailure.kind == kind,
+                        SignInFailure.key == key,
+                        col(SignInFailure.at) > now - self.window,
+                    )
+                    .order_by(col(SignInFailure.at).desc())
+                    .limit(self.limit)
+                )
+                times = list((await db.exec(recent)).all())
+                if len(times) >= self.limit:  # the limit-th latest leaves the window first
+                    blocked.append(times[-1] + self.window - now)
         return max(blocked) if blocked else None
 
-    def fail(self, keys: Iterable[str], now: datetime) -> None:
-        for key in keys:
-            self._failures.setdefault(key, deque()).append(now)
-        if len(self._failures) > self.MAX_KEYS:
-            for key in list(self._failures):
-                self._recent(key, now)
+    async def fail(self, keys: Iterable[Key], now: datetime) -> None:
+        async with self.sessions() as db:
+            old = delete(SignInFailure).where(col(SignInFailure.at) <= now - self.window)
+            await db.exec(old)  # type: ignore[call-overload]
+            db.add_all([SignInFailure(kind=kind, key=key, at=now) for kind, key in keys])
+            await db.commit()
 
-    def clear(self, key: str) -> None:
-        self._failures.pop(key, None)
-
-    def _wait(self, key: str, now: datetime) -> timedelta | None:
-        recent = self._recent(key, now)
-        if len(recent) < self.limit:
-            return None
-        return recent[-self.limit] + self.window - now
-
-    def _recent(self, key: str, now: datetime) -> deque[datetime]:
-        failures = self._failures.get(key, deque())
-        while failures and failures[0] <= now - self.window:
-            failures.popleft()
-        if not failures:
-            self._failures.pop(key, None)
-        return failures
+    async def clear(self, key: Key) -> None:
+        kind, value = key
+        async with self.sessions() as db:
+            mine = delete(SignInFailure).where(
+                SignInFailure.kind == kind, SignInFailure.key == value
+            )
+            await db.exec(mine)  # type: ignore[call-overload]
+            await db.commit()
 
 
 THROTTLE = web.AppKey("login_throttle", Throttle)
@@ -183,16 +203,16 @@ async def login_password(request: web.Request) -> web.StreamResponse:
         return _page(request, "login.html", status=403, error=STALE_FORM, **again)
     now = runtime.clock.now()
     address = client_address(request, runtime_of(request).proxies)
-    keys = (f"user:{username}", f"addr:{address}")
+    keys = (("user", username), ("addr", address[:200]))
     throttle = request.app[THROTTLE]
-    if (wait := throttle.wait(keys, now)) is not None:
+    if (wait := await throttle.wait(keys, now)) is not None:
         return _too_many(request, wait, again)
     staff = await _check_password(request, username, str(form.get("password", "")))
     if staff is None:
-        throttle.fail(keys, now)
+        await throttle.fail(keys, now)
         log.warning("failed dashboard sign-in for %r from %s", username, address)
         return _page(request, "login.html", status=400, error=WRONG, **again)
-    throttle.clear(keys[0])
+    await throttle.clear(keys[0])
     return await _signed_in(request, staff, target, method="password")
 
 
@@ -299,7 +319,8 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 def setup(app: web.Application) -> None:
     """Add this part's routes."""
-    app[THROTTLE] = Throttle()
+    runtime = app[RUNTIME]
+    app[THROTTLE] = Throttle(runtime.sessions, runtime.read_sessions)
     app.router.add_get("/login", login_form)
     app.router.add_post("/login", login_password)
     app.router.add_get("/login/{token}", link_page)

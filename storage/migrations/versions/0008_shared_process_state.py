@@ -1,5 +1,5 @@
 """state several processes share: customer data erasures run in chunks, the generated
-dashboard session key
+dashboard session key, failed sign-ins for the throttle
 
 Revision ID: 0008
 Revises: 0007
@@ -48,9 +48,22 @@ def upgrade() -> None:
         sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name"),
     )
+    op.create_table(
+        "sign_in_failures",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_sign_in_failures_key", "sign_in_failures", ["kind", "key", "at"])
+    op.create_index("ix_sign_in_failures_at", "sign_in_failures", ["at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_sign_in_failures_at", table_name="sign_in_failures")
+    op.drop_index("ix_sign_in_failures_key", table_name="sign_in_failures")
+    op.drop_table("sign_in_failures")
     op.drop_table("app_secrets")
     op.drop_index("ix_erasures_finished_at", table_name="erasures")
     op.drop_index("ix_erasures_group_id", table_name="erasures")
