@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
-from sqlmodel import select
+from sqlmodel import col, select
 
 import storage.db
 from config.settings import Settings
-from storage.models import Interaction
+from storage.models import Interaction, SlaClock
 from tests.conftest import ON_POSTGRESQL
-from tests.support import Bot
+from tests.support import CUSTOMER, Bot
 
 WAIT = 30.0
 BUSY_MS = 200
@@ -141,9 +141,15 @@ async def test_the_database_out_of_reach_gives_503_then_the_service_recovers_by_
     bot = await make_bot(settings, workers=True)  # the real background workers
     before = bot.message("/ghichu goi tichcuc trước sự cố")
     assert (await bot.post(before, drain=False)).status == 200
+    waiting = bot.message("Còn hàng không ạ?", sender=CUSTOMER)  # opens an SLA clock
+    assert (await bot.post(waiting, drain=False)).status == 200
     await eventually(lambda: _has(bot, ["trước sự cố"]), "the first event to be processed")
+    await eventually(lambda: _clock_open(bot), "the customer's SLA clock to open")
 
     await take_away()
+    # The customer's deadline passes during the outage, so the sweep needs to write. (With
+    # nothing due it only reads, which SQLite's held write lock does not stop.)
+    bot.clock.advance(minutes=20)
     during = [bot.message(f"/ghichu goi tichcuc trong sự cố {n}") for n in range(3)]
     for body in during:
         response = await bot.post(body, drain=False)
@@ -163,6 +169,12 @@ async def test_the_database_out_of_reach_gives_503_then_the_service_recovers_by_
     await eventually(lambda: _has(bot, wanted), "the events after the outage to be processed")
     health = await bot.client.get("/healthz")
     assert health.status == 200 and (await health.json())["database"] == "ok"
+
+
+async def _clock_open(bot: Bot) -> bool:
+    async with bot.runtime.sessions() as db:
+        query = select(SlaClock.id).where(col(SlaClock.closed_at).is_(None))
+        return (await db.exec(query)).first() is not None
 
 
 async def _has(bot: Bot, notes: list[str]) -> bool:
