@@ -11,7 +11,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.events import ZaloEvent
 from bot.intents import SendGroup, SendUser
 from config.settings import Settings
-from storage.models import Group, Staff
+from storage.models import Group, SlaClock, Staff
+from storage.repo import UNREAD
 
 if TYPE_CHECKING:
     from bot.calendars import Calendars
@@ -29,6 +30,9 @@ class Context:
     group: Group | None
     calendars: Calendars
     group_is_new: bool = False  # this event is the first the bot sees of the group
+    # The group's open SLA clock (None: none open) as read with the group, for the SLA rule,
+    # which runs first; UNREAD when process_event did not read it.
+    sla_clock: SlaClock | None = UNREAD
     # Set by the satisfaction rule once it has stored this message as a rating answer.
     rating_answered: bool = False
     # What a rule worked out about this event, for a later rule (or itself) to reuse.

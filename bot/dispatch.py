@@ -52,10 +52,10 @@ async def process_event(
 ) -> list[Intent]:
     """Apply one event to the database and queue the bot's answers; returns the intents."""
     now = deps.clock.now()
-    group, created, member = None, False, repo.UNREAD
+    group, created, member, clock = None, False, repo.UNREAD, repo.UNREAD
     if event.group_id and event.sender_id and event.kind is not Kind.OA_GROUP_ECHO:
-        # the common case, a group message: group, membership and staff row in one query
-        group, member, sender = await repo.sender_in_group(
+        # the common case, a group message: what it needs read in one query
+        group, member, sender, clock = await repo.sender_in_group(
             db, group_id=event.group_id, user_id=event.sender_id
         )
         if group is None:
@@ -74,6 +74,7 @@ async def process_event(
         group=group,
         calendars=deps.calendars,
         group_is_new=created,
+        sla_clock=clock,
     )
     await record(ctx, sender_member=member)
     intents = await rules.fan_out(ctx)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, bindparam, func, literal_column, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -21,6 +21,7 @@ from storage.models import (
     LoginToken,
     Message,
     OutboxMessage,
+    SlaClock,
     Staff,
 )
 
@@ -71,14 +72,21 @@ async def mark_member(
     db.add(member)
 
 
+class SenderInGroup(NamedTuple):
+    group: Group | None
+    member: GroupMember | None  # the sender's membership row
+    staff: Staff | None  # the sender's staff row
+    open_clock: SlaClock | None  # the group's open SLA clock
+
+
 @functools.cache
 def _sender_in_group() -> Any:
-    """The group, the sender's membership and their staff row, each None when missing: one
-    SELECT with three LEFT JOINs to a one-row derived table, so it always returns one row."""
+    """Each row of SenderInGroup or NULLs: one SELECT, LEFT JOINs to a one-row derived table,
+    each on a primary key or unique index, so it always returns exactly one row."""
     one = select(literal_column("1").label("one")).subquery("one")
     group_id, user_id = bindparam("group_id"), bindparam("user_id")
     return (
-        select(Group, GroupMember, Staff)
+        select(Group, GroupMember, Staff, SlaClock)
         .select_from(one)
         .outerjoin(Group, col(Group.group_id) == group_id)
         .outerjoin(
@@ -86,17 +94,18 @@ def _sender_in_group() -> Any:
             and_(col(GroupMember.group_id) == group_id, col(GroupMember.user_id) == user_id),
         )
         .outerjoin(Staff, col(Staff.zalo_user_id) == user_id)
+        .outerjoin(  # ux_sla_clocks_open_group: at most one
+            SlaClock, and_(col(SlaClock.group_id) == group_id, col(SlaClock.closed_at).is_(None))
+        )
     )
 
 
-async def sender_in_group(
-    db: AsyncSession, *, group_id: str, user_id: str
-) -> tuple[Group | None, GroupMember | None, Staff | None]:
-    """What `db.get` of the Group, the sender's GroupMember and Staff row would return, in one
-    round trip instead of three (an ordinary group message needs all three)."""
+async def sender_in_group(db: AsyncSession, *, group_id: str, user_id: str) -> SenderInGroup:
+    """What `db.get` of the Group, the sender's GroupMember and Staff row, and the query for
+    the group's open SLA clock would return, in one round trip instead of four: an ordinary
+    group message needs them all."""
     result = await db.exec(_sender_in_group(), params={"group_id": group_id, "user_id": user_id})
-    group, member, staff = result.one()
-    return group, member, staff
+    return SenderInGroup(*result.one())
 
 
 async def add_group(db: AsyncSession, *, group_id: str, now: datetime) -> Group:

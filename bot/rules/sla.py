@@ -21,8 +21,9 @@ import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -36,6 +37,7 @@ from bot.text import fold
 from bot.worktime import parse_duration
 from storage import repo
 from storage.models import Group, Message, SlaClock, SlaEvent, Violation
+from storage.types import UTCDateTime
 
 if TYPE_CHECKING:
     from bot.dispatch import Deps
@@ -75,15 +77,17 @@ async def on_event(ctx: Context) -> list[Intent]:
         return []
     if not is_customer_group(ctx.settings, group.group_id):
         return []
+    clock = ctx.sla_clock  # read with the group (UNREAD when it was not)
     if ctx.is_staff:
-        await _stop(ctx, group)
+        await _stop(ctx, group, clock)
         return []
     limit = first_response(ctx.settings, group)
     if limit is None or is_pleasantry(event.text, tuple(a.type for a in event.attachments)):
         return []
     if await satisfaction.is_rating_answer(ctx):  # "5 sao" answers the bot, not the staff
         return []
-    await _start(ctx, group, limit)
+    if clock is None or clock is repo.UNREAD:
+        await _start(ctx, group, limit)
     return []
 
 
@@ -140,26 +144,49 @@ async def _start(ctx: Context, group: Group, limit: timedelta) -> None:
     )
 
 
-async def _stop(ctx: Context, group: Group) -> None:
-    clock = await open_clock(ctx.db, group_id=group.group_id)
+_CLOSE = (
+    update(SlaClock.__table__)  # type: ignore[attr-defined]
+    .where(SlaClock.__table__.c.id == bindparam("clock_id"))  # type: ignore[attr-defined]
+    .values(
+        closed_at=bindparam("closed_at", type_=UTCDateTime()),
+        closed_by=bindparam("closed_by"),
+        response_seconds=bindparam("response_seconds"),
+        next_due_at=None,
+    )
+)
+
+
+async def _stop(ctx: Context, group: Group, clock: SlaClock | None = repo.UNREAD) -> None:
+    """Close the group's open clock (`clock`, when the caller has read it)."""
+    if clock is repo.UNREAD:
+        clock = await open_clock(ctx.db, group_id=group.group_id)
     if clock is None:
         return
     waited = ctx.calendars.for_group(group).between(clock.opened_at, ctx.now)
-    clock.closed_at, clock.closed_by = ctx.now, ctx.sender_id
-    clock.response_seconds, clock.next_due_at = int(waited.total_seconds()), None
-    ctx.db.add(clock)
-    ctx.db.add(
-        SlaEvent(
-            clock_id=clock.id,
-            group_id=group.group_id,
-            kind="stop",
-            at=ctx.now,
-            staff_id=ctx.sender_id,
-            detail={
-                "response_seconds": clock.response_seconds,
+    closed = {
+        "closed_at": ctx.now,
+        "closed_by": ctx.sender_id,
+        "response_seconds": int(waited.total_seconds()),
+    }
+    # Core statements, not the ORM's flush; the loaded clock is kept equal to its row.
+    await ctx.db.flush()
+    connection = await ctx.db.connection()
+    await connection.execute(_CLOSE, {"clock_id": clock.id, **closed})
+    for key, value in {**closed, "next_due_at": None}.items():
+        set_committed_value(clock, key, value)
+    await connection.execute(
+        _INSERT_EVENT,
+        {
+            "clock_id": clock.id,
+            "group_id": group.group_id,
+            "kind": "stop",
+            "at": ctx.now,
+            "staff_id": ctx.sender_id,
+            "detail": {
+                "response_seconds": closed["response_seconds"],
                 "breached": clock.breached_at is not None,
             },
-        )
+        },
     )
 
 
