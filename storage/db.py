@@ -68,14 +68,13 @@ def make_engine(url: str) -> AsyncEngine:
     """An async engine; SQLite gets WAL and a busy timeout so several tasks can share it."""
     _ensure_sqlite_dir(url)
     sqlite = make_url(url).get_backend_name() == "sqlite"
-    # A ping before each use finds a connection the server dropped. A SQLite file has no
-    # server, and there the ping would cost a trip through aiosqlite's thread every time.
+    # No ping before each use (a round trip per transaction, a third of a webhook batch's
+    # cost): a connection the server dropped fails its statement, SQLAlchemy then discards
+    # the pool's connections, the webhook answers 503 (Zalo redelivers), a worker retries.
     # A PostgreSQL server that stops answering must fail a connection attempt in seconds, not
     # hang it: the webhook has to answer Zalo within 2 s (it answers 503 at its deadline).
     connect_args = {} if sqlite else {"connect_timeout": 5}
-    engine = create_async_engine(
-        async_url(url), pool_pre_ping=not sqlite, connect_args=connect_args
-    )
+    engine = create_async_engine(async_url(url), connect_args=connect_args)
     if sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
