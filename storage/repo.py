@@ -6,7 +6,7 @@ import functools
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, func, literal_column, update
+from sqlalchemy import and_, bindparam, func, insert, literal_column, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -41,6 +41,7 @@ async def ensure_group(db: AsyncSession, *, group_id: str, now: datetime) -> tup
 
 
 UNREAD: Any = object()  # mark_member's `member` when the caller has not read the row
+_INSERT_MEMBER = insert(GroupMember.__table__)  # type: ignore[attr-defined]
 
 
 async def mark_member(
@@ -60,8 +61,10 @@ async def mark_member(
     if member is UNREAD:
         member = await db.get(GroupMember, (group_id, user_id))
     if member is None:
-        if present:
-            db.add(GroupMember(group_id=group_id, user_id=user_id, joined_at=now))
+        if present:  # a Core INSERT: no ORM object, no unit-of-work flush
+            connection = await db.connection()
+            row = {"group_id": group_id, "user_id": user_id, "joined_at": now, "left_at": None}
+            await connection.execute(_INSERT_MEMBER, row)
         return
     if present and member.left_at is not None:
         member.joined_at, member.left_at = now, None
