@@ -24,8 +24,10 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import psycopg
 from sqlalchemy import func, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -44,7 +46,9 @@ MAX_ATTEMPTS = 3
 BATCH_ROWS = 50  # events claimed by one transaction
 # A batch stops taking its claimed events after this much work and commits: the first event of
 # a batch waits for the whole batch, so this bounds the processing lag a batch adds.
-BATCH_SECONDS = 0.05
+BATCH_SECONDS = 0.025
+CHANNEL = "inbox_events"  # PostgreSQL LISTEN/NOTIFY channel: "an event was stored"
+RELISTEN_SECONDS = 5.0
 # On SQLite a batch holds the write lock the webhook's inserts need: once an insert waits, the
 # batch commits after this long, so an acknowledgement waits ~10 ms at most for processing.
 SQLITE_YIELD_SECONDS = 0.01
@@ -156,12 +160,19 @@ class GroupCommit:
 # PostgreSQL: one fixed statement whatever the batch size, the rows as one JSON parameter, so
 # the driver prepares it once and encoding is json.dumps (a multi-row VALUES is new text for
 # each batch size, parsed anew; arrays of text go through the driver's escaping in Python).
-_PG_INSERT = """
-INSERT INTO inbox_events (dedupe_key, conversation, event_name, body, received_at, status, attempts)
-SELECT k, c, e, b, r, 'pending', 0
-FROM json_to_recordset(%(rows)s::json) AS u(k varchar, c varchar, e varchar, b text, r timestamptz)
-ON CONFLICT (dedupe_key) DO NOTHING
-RETURNING dedupe_key
+# pg_notify wakes the worker of every process (Inbox.run listens) when the rows commit; the
+# same notification sent many times in one transaction is delivered once.
+_PG_INSERT = f"""
+WITH new AS (
+    INSERT INTO inbox_events
+        (dedupe_key, conversation, event_name, body, received_at, status, attempts)
+    SELECT k, c, e, b, r, 'pending', 0
+    FROM json_to_recordset(%(rows)s::json)
+        AS u(k varchar, c varchar, e varchar, b text, r timestamptz)
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING dedupe_key
+)
+SELECT dedupe_key, pg_notify('{CHANNEL}', '') FROM new
 """
 
 
@@ -257,8 +268,35 @@ class Inbox:
             yield
 
     async def run(self, poll_seconds: float = 2.0) -> None:
-        """Process pending events until cancelled."""
-        await run_forever(self.process_pending, self._wake, poll_seconds, "inbox", self._stop)
+        """Process pending events until cancelled; on PostgreSQL, woken by any process's
+        webhook as soon as it stores an event, polling only as the fallback."""
+        bind = self.sessions.kw.get("bind")
+        listener = None
+        if bind is not None and bind.dialect.name == "postgresql":
+            listener = asyncio.create_task(self._listen(bind.url), name="inbox-listen")
+        try:
+            await run_forever(self.process_pending, self._wake, poll_seconds, "inbox", self._stop)
+        finally:
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
+
+    async def _listen(self, url: URL) -> None:
+        """LISTEN on a connection of its own and set the wake-up event at every notification."""
+        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    conninfo, autocommit=True, connect_timeout=5
+                ) as connection:
+                    await connection.execute(f"LISTEN {CHANNEL}")
+                    self._wake.set()  # events stored while nobody listened
+                    async for _ in connection.notifies():
+                        self._wake.set()
+            except psycopg.Error as exc:
+                log.warning("inbox: no LISTEN connection (%s); polling meanwhile", exc)
+            await asyncio.sleep(RELISTEN_SECONDS)
 
     async def shutdown(self, task: asyncio.Task[None]) -> None:
         """Stop after the event under way; a pending event waits for the next start."""

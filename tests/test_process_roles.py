@@ -11,6 +11,7 @@ from sqlmodel import select
 from bot.runtime import WORKER_POLL_SECONDS, inbox_poll_seconds
 from config.settings import Settings, SettingsError, load_settings
 from storage.models import InboxEvent
+from tests.conftest import ON_POSTGRESQL
 from tests.support import Bot
 
 MakeBot = Callable[..., Awaitable[Bot]]
@@ -76,3 +77,19 @@ def test_a_bad_role_names_the_setting_in_one_line(value: str) -> None:
     message = str(raised.value)
     assert message.startswith("Setting PROCESS_ROLE:") and "\n" not in message
     assert "all, webhook or worker" in message
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="LISTEN/NOTIFY is PostgreSQL's")
+async def test_on_postgresql_a_worker_is_woken_by_the_store_not_by_its_poll(
+    make_bot: MakeBot, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.runtime.WORKER_POLL_SECONDS", 3600.0)  # a poll would come too late
+    back = await make_bot(settings.replace(process_role="worker"), workers=True)
+    front = await _webhook_bot(make_bot, settings)
+    await asyncio.sleep(0.5)  # the worker's first pass is over; it now sleeps until woken
+    assert (await front.post(front.message("/whoami"), drain=False)).status == 200
+    for _ in range(500):  # bounded: up to ~5 s, usually a few ms
+        if await _statuses(back) == ["done"]:
+            break
+        await asyncio.sleep(0.01)
+    assert await _statuses(back) == ["done"]
