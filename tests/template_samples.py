@@ -509,6 +509,7 @@ SAMPLES.update(
             "user_id": "1000000000000000008",
         },
         "privacy_erase_expired": {"group_id": "g", "minutes": 10, "user_id": "1"},
+        "privacy_erase_started": {"group_id": "g", "user_id": "1"},
         "privacy_erased": {
             "group_id": "g",
             "counts": {**_PLAN, "payments": 1, "raw_events": 12, "masked": 4},

@@ -107,7 +107,7 @@ async def erase(ctx: Context, args: EraseArgs) -> list[Intent]:
     if group is None:
         return _unknown(ctx, args.group_id)
     if await privacy.erasure_under_way(ctx.db, group_id=group.group_id):
-        return []  # its announcement, moments away, answers this too
+        return [_started(ctx, group)]  # its announcement, moments away, has the counts
     plan = await privacy.erase_plan(ctx.db, group)
     if not any(plan.values()):
         erased_at = await privacy.last_erased_at(ctx.db, group_id=group.group_id)
@@ -163,4 +163,8 @@ async def _confirm(ctx: Context, group: Group) -> list[Intent]:
         reply_msg_id=ctx.event.msg_id,
         now=ctx.now,
     )
-    return []  # the worker announces it once done, with the counts (privacy.run_erasure)
+    return [_started(ctx, group)]  # the worker announces the counts once done (run_erasure)
+
+
+def _started(ctx: Context, group: Group) -> Intent:
+    return ctx.reply("privacy_erase_started", group_id=group.group_id, user_id=ctx.sender_id)
