@@ -119,6 +119,23 @@ async def add_group(db: AsyncSession, *, group_id: str, now: datetime) -> Group:
     return group
 
 
+async def role_in_group(db: AsyncSession, *, role: str, group_id: str) -> list[tuple[str, bool]]:
+    """(Zalo id, in the group now) of each active staff member with `role`, in list_staff's
+    order: list_staff(role=…) and group_members in one query."""
+    present = and_(
+        col(GroupMember.group_id) == group_id,
+        col(GroupMember.user_id) == col(Staff.zalo_user_id),
+        col(GroupMember.left_at).is_(None),
+    )
+    query = (
+        select(Staff.zalo_user_id, GroupMember.user_id)
+        .outerjoin(GroupMember, present)
+        .where(col(Staff.active).is_(True), Staff.role == role)
+        .order_by(col(Staff.role), col(Staff.name))
+    )
+    return [(user_id, member is not None) for user_id, member in (await db.exec(query)).all()]
+
+
 async def group_members(db: AsyncSession, *, group_id: str) -> list[GroupMember]:
     query = select(GroupMember).where(
         GroupMember.group_id == group_id, col(GroupMember.left_at).is_(None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import event as sa_event
@@ -18,7 +19,7 @@ from sqlmodel import select
 from bot.dispatch import process_event
 from bot.events import parse_event
 from storage.models import GroupMember, Message, Rating, SlaClock, SlaEvent
-from tests.support import CUSTOMER, GROUP, SALES, SALES2
+from tests.support import CUSTOMER, GROUP, HEAD, SALES, SALES2
 
 CUSTOMER2 = "2000000000000000002"
 
@@ -68,8 +69,9 @@ def tables(statements: list[str]) -> list[str]:
 
 
 def _select_table(words: list[str]) -> str:
+    table = words[words.index("FROM") + 1]
     # the sender's row comes FROM a one-row derived table joined to groups
-    return words[words.index("JOIN") + 1] if "JOIN" in words else words[words.index("FROM") + 1]
+    return words[words.index("JOIN") + 1] if table == "(SELECT" else table
 
 
 async def warm(bot: Any) -> None:
@@ -155,10 +157,33 @@ async def test_a_member_who_left_and_writes_again_is_present_again(bot):
 
 async def test_a_new_group_is_created_with_its_first_message(bot):
     [first] = await process(bot, ("Chào shop, mình cần báo giá", CUSTOMER))
-    assert tables(first)[:2] == ["SELECT groups", "INSERT groups"]
+    assert tables(first) == [
+        "SELECT groups",
+        "INSERT groups",
+        "INSERT group_members",
+        "INSERT messages",
+        "INSERT sla_clocks",
+        "INSERT sla_events",
+        "SELECT staff",  # the sales heads, and which of them are in the group: one query
+        "INSERT outbox",  # the invite
+    ], first
     members = await rows(bot, GroupMember, GroupMember.group_id == GROUP)
     assert [m.user_id for m in members] == [CUSTOMER]
     assert len(await clocks(bot)) == 1
+    assert await bot.invites() == [[HEAD]]
+
+
+async def test_a_new_group_invites_the_heads_not_in_it(bot):
+    """Membership rows the bot kept from before: a head who left is invited, one inside not."""
+    async with bot.runtime.sessions() as db:
+        db.add(GroupMember(group_id=GROUP, user_id=HEAD, joined_at=bot.clock.now()))
+        left = bot.clock.now() - timedelta(days=1)
+        db.add(GroupMember(group_id="other", user_id=HEAD, joined_at=left, left_at=left))
+        await db.commit()
+    await bot.say("Chào shop", sender=CUSTOMER)
+    await bot.say("Chào shop", sender=CUSTOMER, group="other")
+    [invite] = await bot.outbox(target_kind="invite")
+    assert invite.target_id == "other" and invite.payload["user_ids"] == [HEAD]
 
 
 async def test_a_message_delivered_twice_is_stored_once(bot):

@@ -19,6 +19,15 @@ async def ids_with_role(db: AsyncSession, *roles: str) -> list[str]:
     return people
 
 
+async def role_and_missing(
+    db: AsyncSession, role: str, *, group_id: str
+) -> tuple[list[str], list[str]]:
+    """`ids_with_role(db, role)` and those of them not in the group (invite_missing's
+    `missing`), in one query."""
+    rows = await repo.role_in_group(db, role=role, group_id=group_id)
+    return [user_id for user_id, _ in rows], [user_id for user_id, inside in rows if not inside]
+
+
 async def present(db: AsyncSession, *, group_id: str) -> set[str]:
     """Who is in the group now, as far as the bot has seen."""
     return {m.user_id for m in await repo.group_members(db, group_id=group_id)}

@@ -21,8 +21,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.context import Context
 from bot.events import Kind
-from bot.intents import Intent, SendGroup, SendUser
-from bot.rules.common import ids_with_role, invite_missing, is_customer_group
+from bot.intents import Intent, Invite, SendGroup, SendUser
+from bot.rules.common import ids_with_role, invite_missing, is_customer_group, role_and_missing
 from storage import repo
 from storage.models import Reminder
 
@@ -56,16 +56,10 @@ async def on_event(ctx: Context) -> list[Intent]:
         return []
     intents: list[Intent] = []
     if ctx.group_is_new or ctx.event.kind is Kind.GROUP_CREATED:
-        heads = await ids_with_role(ctx.db, "sales_head")
-        _, invites = await invite_missing(
-            ctx.db,
-            group_id=group.group_id,
-            user_ids=heads,
-            reason="group_opened",
-            notify=None,
-            also_notify=tuple(heads),
-        )
-        intents += invites
+        heads, missing = await role_and_missing(ctx.db, "sales_head", group_id=group.group_id)
+        if missing:  # as invite_missing(user_ids=heads, also_notify=heads) would
+            invite = Invite(group.group_id, tuple(missing), "group_opened", None, tuple(heads))
+            intents.append(invite)
     if ctx.event.kind is Kind.MEMBER_JOINED:
         intents += await _introduce(ctx, list(ctx.event.member_ids))
     return intents
