@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from loadgen import Load, connections_for, run_wrk
 from sqlalchemy import create_engine, func, select
 from targets import ALL_TARGETS, ROOT, Target, fresh_database, postgres_available, serve
 from targets import wait_drained as drained_within
-from traffic import write_events
+from traffic import GROUPS, write_events
 
 from storage.db import sync_url
 from storage.models import InboxEvent
@@ -51,7 +52,7 @@ QUICK = {
 }
 FLAT_CONNECTIONS = 32
 FLAT_EVENTS_PER_SECOND = 6000  # events written for a flat-out run; more are sent as repeats
-WARM_UP_RATE, WARM_UP_SECONDS = 200.0, 1.0
+WARM_UP_RATE = 250.0  # events/s of the warm-up: one message in each of the GROUPS groups
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -108,9 +109,11 @@ def last_inbox_id(database_url: str) -> int:
         engine.dispose()
 
 
-def event_files(tmp: Path, stem: str, count: int, processes: int) -> list[Path]:
+def event_files(
+    tmp: Path, stem: str, count: int, processes: int, *, first: int = 0, run: str | None = None
+) -> list[Path]:
     paths = [tmp / f"{stem}-{n}.txt" for n in range(processes)]
-    write_events(paths, count)
+    write_events(paths, count, first=first, run=run)
     return paths
 
 
@@ -119,13 +122,16 @@ def measure(target: Target, rate: float, args: argparse.Namespace, tmp: Path) ->
     per_second = rate or FLAT_EVENTS_PER_SECOND
     count = int(per_second * args.seconds * 1.1) + 100
     with serve(target, tmp) as (urls, database_url):
-        warm = event_files(tmp, "warm", int(WARM_UP_RATE * WARM_UP_SECONDS), len(urls))
-        run_wrk(urls, warm, rate=WARM_UP_RATE, seconds=WARM_UP_SECONDS, connections=32)
+        # The warm-up opens every group with its first message, as in a company whose groups
+        # exist already; the load is then ordinary traffic in those groups.
+        run_id = uuid.uuid4().hex[:8]
+        warm = event_files(tmp, "warm", GROUPS, len(urls), run=run_id)
+        run_wrk(urls, warm, rate=WARM_UP_RATE, seconds=GROUPS / WARM_UP_RATE, connections=32)
         after = 0
         if database_url:
             drained_within(urls[0], 15)
             after = last_inbox_id(database_url)
-        files = event_files(tmp, "load", count, len(urls))
+        files = event_files(tmp, "load", count, len(urls), first=GROUPS, run=run_id)
         connections = connections_for(rate, FLAT_CONNECTIONS)
         load = run_wrk(
             urls,

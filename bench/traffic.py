@@ -67,11 +67,20 @@ def signed_lines(
         yield headers["X-ZEvent-Signature"] + "\t" + raw.decode("utf-8")
 
 
-def write_events(paths: list[Path], count: int, *, groups: int = GROUPS) -> None:
-    """Write `count` fresh events dealt round-robin over `paths` (one file per wrk instance)."""
+def write_events(
+    paths: list[Path],
+    count: int,
+    *,
+    groups: int = GROUPS,
+    first: int = 0,
+    run: str | None = None,
+) -> None:
+    """Write `count` fresh events dealt round-robin over `paths` (one file per wrk instance);
+    events of one `run` and consecutive `first` numbers continue the same conversations."""
     files = [path.open("w", encoding="utf-8") for path in paths]
     try:
-        for n, line in enumerate(signed_lines(count, groups=groups)):
+        lines = signed_lines(count, first=first, groups=groups, run=run)
+        for n, line in enumerate(lines):
             files[n % len(files)].write(line + "\n")
     finally:
         for file in files:

@@ -47,6 +47,11 @@ BATCH_ROWS = 50  # events claimed by one transaction
 # A batch stops taking its claimed events after this much work and commits: the first event of
 # a batch waits for the whole batch, so this bounds the processing lag a batch adds.
 BATCH_SECONDS = 0.025
+# PostgreSQL: batches one process works on at once, each in its own transaction. An event
+# waits on the database several times; with one batch at a time the process idles through
+# every wait. Row locks (SKIP LOCKED) keep the batches apart and the claim keeps each
+# conversation's order. SQLite has one writer: one batch at a time there.
+PG_LANES = 4
 CHANNEL = "inbox_events"  # PostgreSQL LISTEN/NOTIFY channel: "an event was stored"
 RELISTEN_SECONDS = 5.0
 # On SQLite a batch holds the write lock the webhook's inserts need: once an insert waits, the
@@ -90,6 +95,14 @@ class GroupCommit:
         self._queue: list[Queued] = []
         self._in_flight: list[Queued] = []
         self._writer: asyncio.Task[None] | None = None
+        # PostgreSQL: one statement is its own transaction; autocommit spares a BEGIN and a
+        # COMMIT, two of the three round trips a batch would otherwise cost.
+        bind = sessions.kw.get("bind")
+        self._autocommit = (
+            bind.execution_options(isolation_level="AUTOCOMMIT")
+            if bind is not None and bind.dialect.name == "postgresql"
+            else None
+        )
 
     async def store(self, values: dict[str, Any]) -> bool:
         """Queue one row; True once it is committed as new, False when its key was taken."""
@@ -141,12 +154,8 @@ class GroupCommit:
             taken.add(key)
 
     async def _insert(self, rows: list[dict[str, Any]]) -> set[str]:
-        bind = self.sessions.kw.get("bind")
-        if bind is not None and bind.dialect.name == "postgresql":
-            # One statement is its own transaction: autocommit spares a BEGIN and a COMMIT,
-            # two of the three round trips a batch would otherwise cost.
-            autocommit = bind.execution_options(isolation_level="AUTOCOMMIT")
-            async with autocommit.connect() as connection:
+        if self._autocommit is not None:
+            async with self._autocommit.connect() as connection:
                 result = await connection.exec_driver_sql(_PG_INSERT, _pg_rows(rows))
                 return {row[0] for row in result}
         async with self.turns, self.sessions() as db:
@@ -304,12 +313,17 @@ class Inbox:
 
     async def process_pending(self) -> int:
         """Process every pending event in arrival order; returns how many were handled."""
-        done = 0
         async with self._lock:
-            while handled := await self._process_batch():
-                done += handled
+            lanes = 1 if self._sqlite else PG_LANES
+            done = sum(await asyncio.gather(*(self._drain() for _ in range(lanes))))
         if done:
             self.on_processed()
+        return done
+
+    async def _drain(self) -> int:
+        done = 0
+        while handled := await self._process_batch():
+            done += handled
         return done
 
     async def _process_batch(self) -> int:
