@@ -99,7 +99,19 @@ async def test_a_burst_of_messages_is_one_clock(bot):
 
 
 @pytest.mark.parametrize(
-    "text", ["ok", "Oke ạ", "cảm ơn", "Cảm ơn em nhiều nhé", "dạ", "Dạ vâng ạ", "thanks", "👍"]
+    "text",
+    [
+        "ok",
+        "Oke ạ",
+        "cảm ơn",
+        "Cảm ơn em nhiều nhé",
+        "dạ",
+        "Dạ vâng ạ",
+        "thanks",
+        "👍",
+        "cảm ơn shop",
+        "ok bạn nhé",
+    ],
 )
 def test_pleasantries_need_no_answer(text):
     assert is_pleasantry(text)
