@@ -110,7 +110,7 @@ async def test_a_burst_of_messages_is_one_clock(bot):
         "thanks",
         "👍",
         "cảm ơn shop",
-        "ok bạn nhé",
+        "dạ ok shop ạ",
     ],
 )
 def test_pleasantries_need_no_answer(text):

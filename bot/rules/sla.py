@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 _PLEASANT = """ok oke okay okie oki okela uhm uh u um vang da a ah nhe nha nhen thanks thank tks
 thx ty you cam on camon nhieu ak e em anh chi c dc duoc roi r hi hihi haha good great tot sure
-yes yep shop ad ban"""
+yes yep shop ad"""
 PLEASANT_WORDS = frozenset(_PLEASANT.split())
 SILENT_ATTACHMENTS = frozenset({"sticker", "gif"})
 STAGES = ("reminder", "breach", "escalation")
