@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import psycopg
-from sqlalchemy import func, update
+from sqlalchemy import text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -52,6 +52,7 @@ BATCH_SECONDS = 0.025
 # every wait. Row locks (SKIP LOCKED) keep the batches apart and the claim keeps each
 # conversation's order. SQLite has one writer: one batch at a time there.
 PG_LANES = 4
+LINGER_SECONDS = 0.01  # see Inbox._lingering_pass
 CHANNEL = "inbox_events"  # PostgreSQL LISTEN/NOTIFY channel: "an event was stored"
 RELISTEN_SECONDS = 5.0
 # On SQLite a batch holds the write lock the webhook's inserts need: once an insert waits, the
@@ -72,6 +73,26 @@ class Claimed(NamedTuple):
 
 
 _CLAIMED = (InboxEvent.id, InboxEvent.conversation, InboxEvent.event_name, InboxEvent.body)
+
+# PostgreSQL, one round trip: lock the oldest pending rows nobody holds, and keep those with no
+# earlier pending event of their conversation outside the batch (one that is pending and not in
+# the batch is held by another process or lane: this one waits, so each group stays in order).
+_PG_CLAIM = text("""
+WITH claimed AS MATERIALIZED (
+    SELECT id, conversation, event_name, body FROM inbox_events
+    WHERE status = 'pending'
+    ORDER BY id
+    LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+)
+SELECT c.id, c.conversation, c.event_name, c.body FROM claimed AS c
+WHERE NOT EXISTS (
+    SELECT 1 FROM inbox_events AS e
+    WHERE e.conversation = c.conversation AND e.id < c.id AND e.status = 'pending'
+      AND e.id NOT IN (SELECT id FROM claimed)
+)
+ORDER BY c.id
+""")
 
 
 class StoreError(Exception):
@@ -284,12 +305,18 @@ class Inbox:
         if bind is not None and bind.dialect.name == "postgresql":
             listener = asyncio.create_task(self._listen(bind.url), name="inbox-listen")
         try:
-            await run_forever(self.process_pending, self._wake, poll_seconds, "inbox", self._stop)
+            await run_forever(self._lingering_pass, self._wake, poll_seconds, "inbox", self._stop)
         finally:
             if listener is not None:
                 listener.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await listener
+
+    async def _lingering_pass(self) -> int:
+        """Wait a moment for more events before a pass: woken at every event, a worker would
+        pay a batch's fixed cost (claim, mark, commit) for each one alone."""
+        await asyncio.sleep(LINGER_SECONDS)
+        return await self.process_pending()
 
     async def _listen(self, url: URL) -> None:
         """LISTEN on a connection of its own and set the wake-up event at every notification."""
@@ -367,34 +394,18 @@ class Inbox:
     async def _claim(self, db: AsyncSession) -> list[Claimed]:
         """The oldest pending events no other process holds, minus any that must wait for an
         earlier event of their conversation still under way in another process."""
+        if not self._sqlite:
+            connection = await db.connection()
+            result = await connection.execute(_PG_CLAIM, {"limit": BATCH_ROWS})
+            return [Claimed(*row) for row in result]
+        # SQLite: one writer, so nobody else holds a row and every pending event is free.
         query = (
             select(*_CLAIMED)
             .where(InboxEvent.status == "pending")
             .order_by(col(InboxEvent.id))
             .limit(BATCH_ROWS)
-            .with_for_update(skip_locked=True)
         )
-        rows = [Claimed(*row) for row in (await db.exec(query)).all()]  # type: ignore[call-overload]
-        conversations = {row.conversation for row in rows if row.conversation}
-        if self._sqlite or not conversations:  # SQLite: one writer, nobody else holds a row
-            return rows
-        mine = [row.id for row in rows]
-        held = (
-            select(InboxEvent.conversation, func.min(InboxEvent.id))
-            .where(
-                InboxEvent.status == "pending",
-                col(InboxEvent.conversation).in_(conversations),
-                col(InboxEvent.id) < max(mine),
-                col(InboxEvent.id).not_in(mine),
-            )
-            .group_by(col(InboxEvent.conversation))
-        )
-        first_held = dict((await db.exec(held)).all())  # type: ignore[call-overload]
-        return [
-            row
-            for row in rows
-            if row.conversation not in first_held or row.id < first_held[row.conversation]
-        ]
+        return [Claimed(*row) for row in (await db.exec(query)).all()]  # type: ignore[call-overload]
 
     async def _apply(self, db: AsyncSession, row: Claimed) -> tuple[str, str | None, str | None]:
         """(status, msg_id, error) of one claimed event, its effects added to the session."""
