@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -257,6 +258,19 @@ def _check_files(settings: Settings) -> None:
         read_products_csv(products.read_text(encoding="utf-8-sig"))
 
 
+WORKER_NICE = 5
+
+
+def _yield_cpu_to_webhooks() -> None:
+    """A worker process runs at a lower CPU priority (nice +5): under a burst, webhook
+    processes on the same machine keep answering Zalo at once while the backlog, safely
+    stored, waits a little longer. Where that is not allowed, it runs at normal priority."""
+    try:
+        os.nice(WORKER_NICE)
+    except (AttributeError, OSError) as exc:
+        log.info("worker keeps its CPU priority: %s", exc)
+
+
 def _event_loop() -> asyncio.AbstractEventLoop:
     """uvloop where it is installed (Linux, macOS): the webhook's per-request overhead is mostly
     the event loop's and the socket's, which uvloop does in C. Plain asyncio otherwise."""
@@ -287,6 +301,8 @@ def main() -> None:
     # A line a second otherwise, and a "skipped" warning whenever a sweep outlasts 0.25 s.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
     upgrade(settings.database_url)
+    if settings.process_role == "worker":
+        _yield_cpu_to_webhooks()
     mode = "LOCAL mode: messages are printed, not sent" if settings.local_mode else "live Zalo OA"
     shown_host = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host
     print(
