@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import psycopg
-from sqlalchemy import text, update
+from sqlalchemy import bindparam, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -39,6 +39,7 @@ from bot.metrics import Metrics
 from bot.worker import run_forever, stop_after_pass
 from storage.db import SessionFactory
 from storage.models import InboxEvent
+from storage.types import UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,10 @@ class Claimed(NamedTuple):
 
 
 _CLAIMED = (InboxEvent.id, InboxEvent.conversation, InboxEvent.event_name, InboxEvent.body)
+
+_PG_DONE = text(
+    "UPDATE inbox_events SET status = 'done', processed_at = :now WHERE id = ANY(:ids)"
+).bindparams(bindparam("now", type_=UTCDateTime()))
 
 # PostgreSQL, one round trip: lock the oldest pending rows nobody holds, and keep those with no
 # earlier pending event of their conversation outside the batch (one that is pending and not in
@@ -419,16 +424,23 @@ class Inbox:
     async def _mark(
         self, db: AsyncSession, outcomes: list[tuple[Claimed, str, str | None, str | None]]
     ) -> None:
+        # Core statements on the session's connection: an ORM-enabled UPDATE would first look
+        # for the rows among the session's loaded objects.
         now = self.deps.clock.now()
+        connection = await db.connection()
         done = [row.id for row, status, _, _ in outcomes if status == "done"]
         table = InboxEvent.__table__  # type: ignore[attr-defined]
-        if done:
+        if done and not self._sqlite:  # one statement text whatever the count: prepared once
+            await connection.execute(_PG_DONE, {"ids": done, "now": now})
+        elif done:
             finished = update(table).where(table.c.id.in_(done))
-            await db.exec(finished.values(status="done", processed_at=now))  # type: ignore[call-overload]
+            await connection.execute(finished.values(status="done", processed_at=now))
         for row, status, _, error in outcomes:
             if status != "done":
                 refused = update(table).where(table.c.id == row.id)
-                await db.exec(refused.values(status=status, error=error, processed_at=now))  # type: ignore[call-overload]
+                await connection.execute(
+                    refused.values(status=status, error=error, processed_at=now)
+                )
 
     async def _process_one(self, inbox_id: int) -> bool:
         """Process one event; False when another process has it or it must wait its turn."""
