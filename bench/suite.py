@@ -129,7 +129,7 @@ def measure(target: Target, rate: float, args: argparse.Namespace, tmp: Path) ->
         run_wrk(urls, warm, rate=WARM_UP_RATE, seconds=GROUPS / WARM_UP_RATE, connections=32)
         after = 0
         if database_url:
-            drained_within(urls[0], 15)
+            drained_within(urls[0], 30, outbox=True)  # its replies sent too: a quiet start
             after = last_inbox_id(database_url)
         files = event_files(tmp, "load", count, len(urls), first=GROUPS, run=run_id)
         connections = connections_for(rate, FLAT_CONNECTIONS)

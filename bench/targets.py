@@ -156,18 +156,23 @@ def serve(
         yield urls, database_url
 
 
-def inbox_pending(url: str) -> int:
-    """The backlog GET /healthz reports (the whole database's, whichever process answers)."""
+def inbox_pending(url: str, *, outbox: bool = False) -> int:
+    """The backlog GET /healthz reports (the whole database's, whichever process answers):
+    events to process, plus messages to send with `outbox`."""
     with urllib.request.urlopen(f"{url}/healthz", timeout=10) as response:
-        return int(json.load(response).get("inbox_pending", 0))
+        report = json.load(response)
+    return int(report.get("inbox_pending", 0)) + (
+        int(report.get("outbox_pending", 0)) if outbox else 0
+    )
 
 
-def wait_drained(url: str, limit: float) -> float | None:
-    """Seconds until the inbox is empty, polled every 50 ms; None when `limit` passes first."""
+def wait_drained(url: str, limit: float, *, outbox: bool = False) -> float | None:
+    """Seconds until the inbox (and with `outbox` the outbox too) is empty, polled every 50 ms;
+    None when `limit` passes first."""
     started = time.monotonic()
     while time.monotonic() - started < limit:
         try:
-            if inbox_pending(url) == 0:
+            if inbox_pending(url, outbox=outbox) == 0:
                 return time.monotonic() - started
         except OSError:
             pass

@@ -2,8 +2,10 @@
 
 Each group goes round a four-step conversation, so SLA clocks open and close all the time:
 a customer question (opens a clock), a follow-up (same clock), a staff answer (closes it) and a
-customer "cảm ơn" (a pleasantry: no clock). Every 50th event is a staff command instead
-(/help or /whoami, answered into the group through the outbox). Every event has its own msg_id.
+customer "cảm ơn" (a pleasantry: no clock). The groups are at different steps at any moment,
+as in life: not all 500 customers asking in the same second and all staff answering in the
+next. Every 50th event is a staff command instead (/help or /whoami, answered into the group
+through the outbox). Every event has its own msg_id.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def conversation(i: int, groups: int = GROUPS) -> tuple[int, str, str]:
     group = i % groups
     if i % COMMAND_EVERY == COMMAND_EVERY - 1:
         return group, STAFF[group % 2], COMMANDS[(i // COMMAND_EVERY) % 2]
-    step = (i // groups) % 4
+    step = (i // groups + group) % 4  # groups at different points, not all asking at once
     if step == 0:
         return group, customer_of(group), f"Chào shop, đơn hàng số {i} của mình giao chưa ạ?"
     if step == 1:

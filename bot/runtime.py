@@ -166,6 +166,7 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.http.aclose()
+        await self.inbox.close()
         await self.engine.dispose()
 
     def _spawn(self, coro: Any, name: str) -> None:
