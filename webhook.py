@@ -6,6 +6,7 @@ POST /zalo/webhook verifies, stores and answers; everything else happens off the
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import os
@@ -181,7 +182,11 @@ async def zalo_webhook(request: web.Request) -> web.Response:
         log.exception("could not store %s; asking Zalo to redeliver", name)
         return _answer(503, "temporarily unavailable, please retry")
     count(WEBHOOK_EVENTS, "stored" if new else "duplicate")
-    return web.json_response({"ok": True, "duplicate": not new})
+    return web.Response(body=_DUPLICATE if not new else _STORED, content_type="application/json")
+
+
+_STORED = json.dumps({"ok": True, "duplicate": False}).encode()  # the answers of every event
+_DUPLICATE = json.dumps({"ok": True, "duplicate": True}).encode()
 
 
 def _answer(status: int, message: str) -> web.Response:
