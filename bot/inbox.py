@@ -48,11 +48,6 @@ BATCH_ROWS = 50  # events claimed by one transaction
 # A batch stops taking its claimed events after this much work and commits: the first event of
 # a batch waits for the whole batch, so this bounds the processing lag a batch adds.
 BATCH_SECONDS = 0.025
-# PostgreSQL: batches one process works on at once, each in its own transaction. An event
-# waits on the database several times; with one batch at a time the process idles through
-# every wait. Row locks (SKIP LOCKED) keep the batches apart and the claim keeps each
-# conversation's order. SQLite has one writer: one batch at a time there.
-PG_LANES = 4
 LINGER_SECONDS = 0.01  # see Inbox._lingering_pass
 CHANNEL = "inbox_events"  # PostgreSQL LISTEN/NOTIFY channel: "an event was stored"
 RELISTEN_SECONDS = 5.0
@@ -81,7 +76,7 @@ _PG_DONE = text(
 
 # PostgreSQL, one round trip: lock the oldest pending rows nobody holds, and keep those with no
 # earlier pending event of their conversation outside the batch (one that is pending and not in
-# the batch is held by another process or lane: this one waits, so each group stays in order).
+# the batch is held by another process: this one waits, so each group stays in order).
 _PG_CLAIM = text("""
 WITH claimed AS MATERIALIZED (
     SELECT id, conversation, event_name, body FROM inbox_events
@@ -287,7 +282,6 @@ class Inbox:
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._lock = asyncio.Lock()
-        self._backlog = False  # the last claim was a full batch: more are likely waiting
         bind = sessions.kw.get("bind")
         self._sqlite = bind is not None and bind.dialect.name == "sqlite"
         # PostgreSQL locks rows, not the database: nothing to take turns on there.
@@ -370,21 +364,15 @@ class Inbox:
 
     async def process_pending(self) -> int:
         """Process every pending event in arrival order; returns how many were handled."""
+        # One batch at a time: on the bench's 2 cores, several batches at once (one connection
+        # each) took CPU from the webhook's answers and processed no faster; more processes
+        # are the way to more cores.
+        done = 0
         async with self._lock:
-            self._backlog = False
-            done = await self._process_batch()
-            if done:
-                # More lanes only for a backlog: an empty claim costs round trips for nothing.
-                lanes = PG_LANES if self._backlog and not self._sqlite else 1
-                done += sum(await asyncio.gather(*(self._drain() for _ in range(lanes))))
+            while handled := await self._process_batch():
+                done += handled
         if done:
             self.on_processed()
-        return done
-
-    async def _drain(self) -> int:
-        done = 0
-        while handled := await self._process_batch():
-            done += handled
         return done
 
     async def _process_batch(self) -> int:
@@ -401,7 +389,6 @@ class Inbox:
                 claimed = await self._claim(db)
                 if not claimed:
                     return 0
-                self._backlog = len(claimed) == BATCH_ROWS
                 started = time.monotonic()
                 for row in claimed:
                     if tried and self._batch_over(time.monotonic() - started):
