@@ -51,7 +51,7 @@ QUICK = {
     "sweep_repeats": "5",
 }
 FLAT_CONNECTIONS = 32
-FLAT_EVENTS_PER_SECOND = 6000  # events written for a flat-out run; more are sent as repeats
+FLAT_EVENTS_PER_SECOND = 9000  # events written for a flat-out run; more are sent as repeats
 WARM_UP_RATE = 250.0  # events/s of the warm-up: one message in each of the GROUPS groups
 
 
