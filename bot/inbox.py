@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import logging
 import time
@@ -26,8 +25,7 @@ from typing import Any, NamedTuple
 
 import psycopg
 from sqlalchemy import bindparam, text, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -99,6 +97,15 @@ ORDER BY c.id
 _UNREACHABLE = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
 
 
+def _pg_conninfo(sessions: SessionFactory) -> str | None:
+    """The sessions' PostgreSQL database as a libpq URL, for psycopg connections of our own;
+    None on SQLite."""
+    bind = sessions.kw.get("bind")
+    if bind is None or bind.dialect.name != "postgresql":
+        return None
+    return bind.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 class StoreError(Exception):
     """The event was not stored; the webhook answers 503 and Zalo delivers it again."""
 
@@ -124,12 +131,7 @@ class GroupCommit:
         # transaction), driven by psycopg directly: a single-row batch costs ~100 µs of CPU
         # this way against ~380 µs through the engine's pool and SQLAlchemy, and at a few
         # hundred events a second most batches are single rows.
-        bind = sessions.kw.get("bind")
-        self._conninfo = (
-            bind.url.set(drivername="postgresql").render_as_string(hide_password=False)
-            if bind is not None and bind.dialect.name == "postgresql"
-            else None
-        )
+        self._conninfo = _pg_conninfo(sessions)
         self._connection: psycopg.AsyncConnection[Any] | None = None
 
     async def store(self, values: dict[str, Any]) -> bool:
@@ -202,8 +204,7 @@ class GroupCommit:
                 raise
         async with self.turns, self.sessions() as db:
             connection = await db.connection()
-            statement = _insert_new(connection.dialect.name)
-            new = {row[0] for row in await connection.execute(statement, rows)}
+            new = {row[0] for row in await connection.execute(_SQLITE_INSERT, rows)}
             await db.commit()
         return new
 
@@ -245,14 +246,14 @@ def _pg_rows(rows: list[dict[str, Any]]) -> dict[str, str]:
     }
 
 
-@functools.cache
-def _insert_new(dialect_name: str) -> Any:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING dedupe_key: built once, so its compiled form
-    is cached; SQLAlchemy sends many rows as multi-row VALUES."""
-    table = InboxEvent.__table__  # type: ignore[attr-defined]
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    statement = dialect.insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    return statement.returning(table.c.dedupe_key)
+# SQLite: INSERT … ON CONFLICT DO NOTHING RETURNING dedupe_key, built once so its compiled form
+# is cached; SQLAlchemy sends many rows as multi-row VALUES.
+_INBOX = InboxEvent.__table__  # type: ignore[attr-defined]
+_SQLITE_INSERT = (
+    sqlite.insert(_INBOX)
+    .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    .returning(_INBOX.c.dedupe_key)
+)
 
 
 def _settle(
@@ -324,10 +325,10 @@ class Inbox:
     async def run(self, poll_seconds: float = 2.0) -> None:
         """Process pending events until cancelled; on PostgreSQL, woken by any process's
         webhook as soon as it stores an event, polling only as the fallback."""
-        bind = self.sessions.kw.get("bind")
+        conninfo = _pg_conninfo(self.sessions)
         listener = None
-        if bind is not None and bind.dialect.name == "postgresql":
-            listener = asyncio.create_task(self._listen(bind.url), name="inbox-listen")
+        if conninfo is not None:
+            listener = asyncio.create_task(self._listen(conninfo), name="inbox-listen")
         try:
             await run_forever(self._lingering_pass, self._wake, poll_seconds, "inbox", self._stop)
         finally:
@@ -342,9 +343,8 @@ class Inbox:
         await asyncio.sleep(LINGER_SECONDS)
         return await self.process_pending()
 
-    async def _listen(self, url: URL) -> None:
+    async def _listen(self, conninfo: str) -> None:
         """LISTEN on a connection of its own and set the wake-up event at every notification."""
-        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
@@ -446,7 +446,7 @@ class Inbox:
         now = self.deps.clock.now()
         connection = await db.connection()
         done = [row.id for row, status, _, _ in outcomes if status == "done"]
-        table = InboxEvent.__table__  # type: ignore[attr-defined]
+        table = _INBOX
         if done and not self._sqlite:  # one statement text whatever the count: prepared once
             await connection.execute(_PG_DONE, {"ids": done, "now": now})
         elif done:
@@ -486,7 +486,7 @@ class Inbox:
                     status, error = "invalid", str(exc)
                     row.status, row.error = status, error
                 else:
-                    msg_id = event.msg_id
+                    msg_id = event.msg_id  # known to the failure's log line too
                     await process_event(db, event, self.deps, inbox_id=inbox_id)
                     row.status = "done"
                 row.processed_at = self.deps.clock.now()
