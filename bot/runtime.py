@@ -11,10 +11,8 @@ import contextlib
 import functools
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import ModuleType
 from typing import Any
 
 import httpx
@@ -34,8 +32,6 @@ from bot.metrics import Metrics
 from bot.orders import import_products_file
 from bot.outbox import LocalSender, Outbox, Sender, ZaloSender, enqueue
 from bot.render import Renderer
-from bot.rules import deals, incidents, satisfaction, sla
-from bot.rules.common import is_customer_group
 from bot.tokens import TokenManager, TokenPair
 from bot.zalo_client import ZaloClient, ZaloError
 from config.settings import Settings
@@ -45,10 +41,7 @@ from storage.models import (
     AppSecret,
     CommandRun,
     InboxEvent,
-    Incident,
     OutboxMessage,
-    Rating,
-    Reminder,
     ScheduledRun,
     SlaClock,
 )
@@ -197,14 +190,14 @@ class Runtime:
     async def sweep_due(self, now: datetime) -> bool:
         """Whether any rule's sweep has something to do at `now`, read without the write lock.
 
-        A rule answers through its own `due(db, now, deps)` when it has one, else through
-        SWEEP_PROBES; a rule with a sweep and neither is always swept (safe, only slower).
+        Each rule answers through its own `due(db, now, deps)`, beside its sweep and on the
+        same conditions; a rule with a sweep and no `due` is always swept (safe, only slower).
         """
         async with self.read_sessions() as db:
             for rule in rules.RULES:
                 if not hasattr(rule, "sweep"):
                     continue
-                probe = getattr(rule, "due", None) or SWEEP_PROBES.get(rule)
+                probe = getattr(rule, "due", None)
                 if probe is None or await probe(db, now, self.deps):
                     return True
         return False
@@ -412,57 +405,6 @@ class Runtime:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         return round((moment - self.clock.now()).total_seconds())
-
-
-# --- what each rule's sweep would find: the same conditions, read-only, one row at most --------
-#
-# Each probe must answer True whenever its rule's sweep would act (a False there would leave a
-# deadline unswept); answering True when the sweep then finds nothing only costs a transaction.
-
-Probe = Callable[[Any, datetime, Deps], Awaitable[bool]]
-
-
-async def _any(db: Any, query: Any) -> bool:
-    return (await db.exec(query.limit(1))).first() is not None
-
-
-async def _sla_due(db: Any, now: datetime, deps: Deps) -> bool:
-    return await _any(db, sla.due_clocks(now))  # ix_sla_clocks_due
-
-
-async def _reminders_due(db: Any, now: datetime, deps: Deps) -> bool:
-    return await _any(  # ix_reminders_due_at
-        db,
-        select(Reminder.id).where(col(Reminder.due_at) <= now, col(Reminder.sent_at).is_(None)),
-    )
-
-
-async def _incidents_due(db: Any, now: datetime, deps: Deps) -> bool:
-    return await _any(  # ix_incidents_due
-        db,
-        select(Incident.id).where(
-            col(Incident.next_due_at) <= now, col(Incident.resolved_at).is_(None)
-        ),
-    )
-
-
-async def _ratings_due(db: Any, now: datetime, deps: Deps) -> bool:
-    """An unasked occasion in a customer's group whose last ask is past the pause."""
-    groups = {o.group_id for o in await satisfaction.occasions(db, now)}
-    for group_id in sorted(g for g in groups if is_customer_group(deps.settings, g)):
-        last = select(Rating.asked_at).where(Rating.group_id == group_id)
-        asked_at = (await db.exec(last.order_by(col(Rating.id).desc()).limit(1))).first()
-        if asked_at is None or asked_at <= now - satisfaction.PAUSE:
-            return True
-    return False
-
-
-SWEEP_PROBES: dict[ModuleType, Probe] = {
-    sla: _sla_due,
-    deals: _reminders_due,
-    incidents: _incidents_due,
-    satisfaction: _ratings_due,
-}
 
 
 SESSION_KEY = "dashboard_session_key"  # app_secrets.name

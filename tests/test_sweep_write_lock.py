@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import event
 
 from bot import rules
-from bot.runtime import SWEEP_PROBES
 from storage.db import READ_ONLY
 from storage.models import OutboxMessage
 from tests.support import CUSTOMER, SALES
@@ -98,7 +97,7 @@ async def test_a_message_waiting_for_its_retry_takes_no_write_lock_until_it_is_d
 
 
 def test_every_rule_with_a_sweep_has_a_probe():
-    """A rule without one is swept (write lock) on every tick: give it a `due` or a probe."""
+    """A rule without one is swept (write lock) on every tick: give it a `due`."""
     for rule in rules.RULES:
         if hasattr(rule, "sweep"):
-            assert hasattr(rule, "due") or rule in SWEEP_PROBES, rule.__name__
+            assert hasattr(rule, "due"), rule.__name__

@@ -33,6 +33,11 @@ async def present(db: AsyncSession, *, group_id: str) -> set[str]:
     return {m.user_id for m in await repo.group_members(db, group_id=group_id)}
 
 
+async def any_row(db: AsyncSession, query: Any) -> bool:
+    """Whether `query` finds a row (it is asked for one at most): a sweep's `due` probe."""
+    return (await db.exec(query.limit(1))).first() is not None
+
+
 def is_customer_group(settings: Settings, group_id: str | None) -> bool:
     """Every group but the internal alert group is a customer's group."""
     return bool(group_id) and group_id != settings.zalo_alert_group_id

@@ -13,7 +13,7 @@ Policy:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -22,7 +22,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.context import Context
 from bot.events import Kind
 from bot.intents import Intent, Invite, SendGroup, SendUser
-from bot.rules.common import ids_with_role, invite_missing, is_customer_group, role_and_missing
+from bot.rules.common import (
+    any_row,
+    ids_with_role,
+    invite_missing,
+    is_customer_group,
+    role_and_missing,
+)
 from storage import repo
 from storage.models import Reminder
 
@@ -99,15 +105,21 @@ async def invite_departments(ctx: Context) -> tuple[list[dict[str, str]], list[I
     return invited, intents
 
 
+def _due_reminders(now: datetime) -> tuple[Any, ...]:
+    """Unsent reminders whose time has come (ix_reminders_due_at)."""
+    return (col(Reminder.sent_at).is_(None), col(Reminder.due_at) <= now)
+
+
+async def due(db: AsyncSession, now: datetime, deps: Deps) -> bool:
+    """Whether `sweep` has a reminder to send at `now` (read-only: runtime's probe)."""
+    return await any_row(db, select(Reminder.id).where(*_due_reminders(now)))
+
+
 async def sweep(db: AsyncSession, now: datetime, deps: Deps) -> list[Intent]:
     """Send the follow-up reminders that are due, each once."""
-    due = await db.exec(
-        select(Reminder)
-        .where(col(Reminder.sent_at).is_(None), col(Reminder.due_at) <= now)
-        .limit(200)
-    )
+    reminders = await db.exec(select(Reminder).where(*_due_reminders(now)).limit(200))
     intents: list[Intent] = []
-    for reminder in due.all():
+    for reminder in reminders.all():
         claimed = await db.exec(
             update(Reminder)
             .where(  # type: ignore[call-overload]

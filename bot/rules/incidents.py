@@ -211,11 +211,19 @@ async def _not_alerted_lately(ctx: Context, types: tuple[str, ...]) -> tuple[str
 # --- sweep: deadlines ---------------------------------------------------------------------
 
 
+def _due_incidents(now: datetime) -> tuple[Any, ...]:
+    """Unresolved incidents with a step due at `now` (ix_incidents_due)."""
+    return (col(Incident.next_due_at) <= now, col(Incident.resolved_at).is_(None))
+
+
+async def due(db: AsyncSession, now: datetime, deps: Deps) -> bool:
+    """Whether `sweep` has an alert to send at `now` (read-only: runtime's probe)."""
+    return await common.any_row(db, select(Incident.id).where(*_due_incidents(now)))
+
+
 async def sweep(db: AsyncSession, now: datetime, deps: Deps) -> list[Intent]:
     """Breach and escalation alerts for unresolved incidents whose times have come."""
-    query = select(Incident).where(
-        col(Incident.next_due_at) <= now, col(Incident.resolved_at).is_(None)
-    )
+    query = select(Incident).where(*_due_incidents(now))
     intents: list[Intent] = []
     for incident in (await db.exec(query.order_by(col(Incident.id)))).all():
         if incident.deadline <= now and await _step(db, incident, "breached_at", now):

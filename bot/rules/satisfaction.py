@@ -160,6 +160,17 @@ async def occasions(db: AsyncSession, now: datetime) -> list[Occasion]:
     return sorted(found, key=lambda o: o.at, reverse=True)
 
 
+async def due(db: AsyncSession, now: datetime, deps: Deps) -> bool:
+    """Whether `sweep` would ask somewhere at `now`: an unasked occasion in a customer's group
+    whose last ask is past the PAUSE (read-only: runtime's probe)."""
+    groups = {o.group_id for o in await occasions(db, now)}
+    for group_id in sorted(g for g in groups if is_customer_group(deps.settings, g)):
+        last = await _last_rating(db, group_id=group_id)
+        if last is None or last.asked_at <= now - PAUSE:
+            return True
+    return False
+
+
 async def sweep(db: AsyncSession, now: datetime, deps: Deps) -> list[Intent]:
     """Ask each group with an unasked occasion for a rating, at most once per PAUSE."""
     intents: list[Intent] = []

@@ -32,7 +32,7 @@ from bot.context import Context
 from bot.events import Kind
 from bot.intents import Intent, SendUser
 from bot.rules import satisfaction
-from bot.rules.common import alert_heads, ids_with_role, is_customer_group
+from bot.rules.common import alert_heads, any_row, ids_with_role, is_customer_group
 from bot.text import fold
 from bot.worktime import parse_duration
 from storage import repo
@@ -213,6 +213,11 @@ def due_clocks(now: datetime) -> SelectOfScalar[SlaClock]:
         .order_by(col(SlaClock.next_due_at))
         .limit(500)
     )
+
+
+async def due(db: AsyncSession, now: datetime, deps: Deps) -> bool:
+    """Whether `sweep` has a step to take at `now` (read-only: runtime's probe)."""
+    return await any_row(db, due_clocks(now))
 
 
 async def sweep(db: AsyncSession, now: datetime, deps: Deps) -> list[Intent]:
