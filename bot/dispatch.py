@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -53,10 +54,13 @@ async def process_event(
     """Apply one event to the database and queue the bot's answers; returns the intents."""
     now = deps.clock.now()
     group, created, member, clock = None, False, repo.UNREAD, repo.UNREAD
+    recorded = False
     if event.group_id and event.sender_id and event.kind is not Kind.OA_GROUP_ECHO:
-        # the common case, a group message: what it needs read in one query
-        group, member, sender, clock = await repo.sender_in_group(
-            db, group_id=event.group_id, user_id=event.sender_id
+        # the common case, a group message: what it needs read in one query, which on
+        # PostgreSQL also stores the message in the transcript
+        incoming = _transcript(event) if event.kind is Kind.GROUP_MESSAGE else None
+        (group, member, sender, clock), recorded = await repo.sender_in_group(
+            db, group_id=event.group_id, user_id=event.sender_id, transcript=incoming
         )
         if group is None:
             group, created = await repo.add_group(db, group_id=event.group_id, now=now), True
@@ -76,7 +80,7 @@ async def process_event(
         group_is_new=created,
         sla_clock=clock,
     )
-    await record(ctx, sender_member=member)
+    await record(ctx, sender_member=member, recorded=recorded)
     intents = await rules.fan_out(ctx)
     intents += await run_command(ctx)
     await enqueue(
@@ -85,11 +89,28 @@ async def process_event(
     return intents
 
 
-async def record(ctx: Context, *, sender_member: GroupMember | None = repo.UNREAD) -> None:
+def _transcript(event: ZaloEvent) -> dict[str, Any]:
+    """The message's transcript columns but direction and sender_kind (see record)."""
+    return {
+        "msg_id": event.msg_id or "",
+        "group_id": event.group_id,
+        "user_id": event.sender_id or "oa",
+        "event_name": event.name,
+        "text": event.text,
+        "quote_msg_id": event.quote_msg_id,
+        "attachments": [{"type": a.type, "payload": a.payload} for a in event.attachments],
+        "zalo_timestamp": event.timestamp,
+        "sent_at": event.at,
+    }
+
+
+async def record(
+    ctx: Context, *, sender_member: GroupMember | None = repo.UNREAD, recorded: bool = False
+) -> None:
     """Keep the transcript and the group's membership; lifecycle events go to the audit log.
 
     `sender_member`: the sender's GroupMember row in the event's group as just read (None: not
-    there), when process_event read it.
+    there), when process_event read it. `recorded`: the transcript row is stored already.
     """
     event = ctx.event
     if event.kind in _MESSAGES:
@@ -102,20 +123,13 @@ async def record(ctx: Context, *, sender_member: GroupMember | None = repo.UNREA
                 now=ctx.now,
                 member=sender_member,
             )
-        await repo.insert_message(
-            ctx.db,
-            msg_id=event.msg_id or "",
-            group_id=event.group_id,
-            user_id=event.sender_id or "oa",
-            direction="out" if outgoing else "in",
-            sender_kind="oa" if outgoing else ("staff" if ctx.is_staff else "customer"),
-            event_name=event.name,
-            text=event.text,
-            quote_msg_id=event.quote_msg_id,
-            attachments=[{"type": a.type, "payload": a.payload} for a in event.attachments],
-            zalo_timestamp=event.timestamp,
-            sent_at=event.at,
-        )
+        if not recorded:
+            await repo.insert_message(
+                ctx.db,
+                **_transcript(event),
+                direction="out" if outgoing else "in",
+                sender_kind="oa" if outgoing else ("staff" if ctx.is_staff else "customer"),
+            )
         return
     if event.kind in (Kind.MEMBER_JOINED, Kind.MEMBER_LEFT) and event.group_id:
         for user_id in event.member_ids:

@@ -6,7 +6,7 @@ import functools
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, func, insert, literal_column, update
+from sqlalchemy import and_, bindparam, case, exists, func, insert, literal, literal_column, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -103,12 +103,53 @@ def _sender_in_group() -> Any:
     )
 
 
-async def sender_in_group(db: AsyncSession, *, group_id: str, user_id: str) -> SenderInGroup:
+@functools.cache
+def _sender_in_group_recording() -> Any:
+    """PostgreSQL: _sender_in_group() that also stores the incoming message's transcript row
+    (`insert_message`'s INSERT … ON CONFLICT DO NOTHING) in the same round trip, as a
+    data-modifying CTE. Its SELECT reads the tables as they were before the INSERT, which
+    touches none of them. sender_kind is what Context.is_staff says: an active staff row."""
+    table = Message.__table__  # type: ignore[attr-defined]
+    user_id = bindparam("user_id")
+    is_staff = exists().where(col(Staff.zalo_user_id) == user_id, col(Staff.active).is_(True))
+    values = {
+        **{key: bindparam(key, type_=table.c[key].type) for key in _MESSAGE_COLUMNS},
+        "user_id": user_id,
+        "direction": literal("in", type_=table.c.direction.type),
+        "sender_kind": case((is_staff, "staff"), else_="customer"),
+    }
+    transcript = (
+        postgresql.insert(table)
+        .from_select(list(values), select(*values.values()))
+        .on_conflict_do_nothing(index_elements=["msg_id"])
+    )
+    return _sender_in_group().add_cte(transcript.cte("transcript"))
+
+
+async def sender_in_group(
+    db: AsyncSession,
+    *,
+    group_id: str,
+    user_id: str,
+    transcript: dict[str, Any] | None = None,
+) -> tuple[SenderInGroup, bool]:
     """What `db.get` of the Group, the sender's GroupMember and Staff row, and the query for
     the group's open SLA clock would return, in one round trip instead of four: an ordinary
-    group message needs them all."""
-    result = await db.exec(_sender_in_group(), params={"group_id": group_id, "user_id": user_id})
-    return SenderInGroup(*result.one())
+    group message needs them all.
+
+    `transcript`: the incoming message's column values for `insert_message` (without
+    direction and sender_kind, which are "in" and what the staff row says). On PostgreSQL it
+    is stored by the same statement, and the flag returned says so; elsewhere the caller
+    stores it.
+    """
+    params = {"group_id": group_id, "user_id": user_id}
+    if transcript is None or db.bind.dialect.name != "postgresql":
+        result = await db.exec(_sender_in_group(), params=params)
+        return SenderInGroup(*result.one()), False
+    await db.flush()  # as insert_message does: pending ORM changes go first
+    transcript = {"attachments": [], **transcript, **params}
+    result = await db.exec(_sender_in_group_recording(), params=transcript)
+    return SenderInGroup(*result.one()), True
 
 
 async def add_group(db: AsyncSession, *, group_id: str, now: datetime) -> Group:
