@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 _SPECIAL = str.maketrans({"đ": "d", "Đ": "D"})
@@ -12,6 +13,7 @@ def fits(value: str, max_chars: int) -> bool:
     return len(value) <= max_chars and "\x00" not in value
 
 
+@functools.lru_cache(maxsize=4096)  # every rule folds the event's text: computed once
 def fold(text: str) -> str:
     """Lower-case `text` and strip Vietnamese diacritics: 'Ghi chú' -> 'ghi chu'."""
     decomposed = unicodedata.normalize("NFD", text.translate(_SPECIAL))

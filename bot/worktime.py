@@ -13,6 +13,7 @@ Rules:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ class WorktimeError(ValueError):
     """A bad working-time spec or an impossible working-time computation."""
 
 
+@functools.lru_cache(maxsize=256)  # settings are parsed at every event
 def parse_duration(text: str) -> timedelta:
     """Parse "15m", "90s", "2h", "1h30m" or bare minutes ("45") into a positive timedelta."""
     raw = text.strip().lower()

@@ -56,22 +56,25 @@ async def process(bot: Any, *messages: tuple[str, str]) -> list[list[str]]:
     return per_event
 
 
-RECORDING = "SELECT groups + INSERT messages"
-
-
 def tables(statements: list[str]) -> list[str]:
-    """'SELECT groups', 'INSERT messages', ... : the verb and the first table named."""
-    out = []
-    for statement in statements:
-        if statement.startswith("WITH transcript AS (INSERT INTO messages"):
-            out.append(RECORDING)
-            continue
-        words = statement.replace(",", " ").split()
-        verb = words[0]
-        after = {"SELECT": "FROM", "INSERT": "INTO", "UPDATE": "UPDATE", "DELETE": "FROM"}[verb]
-        table = words[words.index(after) + 1] if verb != "SELECT" else _select_table(words)
-        out.append(f"{verb} {table}")
-    return out
+    """'SELECT groups', 'INSERT messages', ... : the verb and the first table named; a
+    statement with a data-modifying CTE is 'INSERT messages + SELECT groups' (CTE first)."""
+    return [_table(statement) for statement in statements]
+
+
+def _table(statement: str) -> str:
+    if statement.startswith("WITH "):
+        start = end = statement.index("(")
+        depth = 1
+        while depth:  # to the parenthesis closing the CTE
+            end += 1
+            depth += {"(": 1, ")": -1}.get(statement[end], 0)
+        return f"{_table(statement[start + 1 : end])} + {_table(statement[end + 1 :].strip())}"
+    words = statement.replace(",", " ").split()
+    verb = words[0]
+    after = {"SELECT": "FROM", "INSERT": "INTO", "UPDATE": "UPDATE", "DELETE": "FROM"}[verb]
+    table = words[words.index(after) + 1] if verb != "SELECT" else _select_table(words)
+    return f"{verb} {table}"
 
 
 def _select_table(words: list[str]) -> str:
@@ -81,11 +84,23 @@ def _select_table(words: list[str]) -> str:
 
 
 def expect(bot: Any, listed: list[str]) -> list[str]:
-    """`listed` as SQLite runs it; on PostgreSQL the sender's SELECT also stores the message
-    in the transcript (one statement: repo.sender_in_group)."""
-    if bot.runtime.engine.dialect.name != "postgresql" or "INSERT messages" not in listed:
+    """`listed` as SQLite runs it. On PostgreSQL, statements that depend on each other share
+    one round trip: the sender's SELECT stores the transcript row (repo.sender_in_group), a
+    clock opened or closed writes its SlaEvent (rules/sla.py)."""
+    if bot.runtime.engine.dialect.name != "postgresql":
         return listed
-    return [RECORDING if t == "SELECT groups" else t for t in listed if t != "INSERT messages"]
+    out: list[str] = []
+    for name in listed:
+        if name == "INSERT messages" and "SELECT groups" in out:
+            out[out.index("SELECT groups")] = "INSERT messages + SELECT groups"
+        elif name == "INSERT sla_events" and out[-1:] in (
+            ["INSERT sla_clocks"],
+            ["UPDATE sla_clocks"],
+        ):
+            out[-1] = f"{out[-1]} + INSERT sla_events"
+        else:
+            out.append(name)
+    return out
 
 
 async def warm(bot: Any) -> None:

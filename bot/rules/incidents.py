@@ -13,6 +13,7 @@ Policy (regulation 3.2, 3.3):
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from datetime import datetime, timedelta
@@ -107,6 +108,7 @@ def _normal(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).lower().split())
 
 
+@functools.lru_cache(maxsize=1024)
 def detect_all(text: str | None) -> tuple[str, ...]:
     """Every incident type a customer's text clearly raises, most specific first."""
     if not text:

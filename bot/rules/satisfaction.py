@@ -24,6 +24,7 @@ Policy:
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ def _stars(text: str) -> int | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
 def read_score(text: str | None) -> int | None:
     """The 1-5 score a whole message gives ('5', '4 sao', '5/5', 'điểm 4', '⭐⭐⭐'), else None."""
     if not text:

@@ -21,7 +21,7 @@ import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import bindparam, func, insert, literal, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
@@ -50,6 +50,7 @@ SILENT_ATTACHMENTS = frozenset({"sticker", "gif"})
 STAGES = ("reminder", "breach", "escalation")
 
 
+@functools.lru_cache(maxsize=1024)
 def is_pleasantry(text: str | None, attachment_types: tuple[str, ...] = ()) -> bool:
     """True for messages that need no answer: 'ok', 'cảm ơn', 'dạ vâng ạ', a sticker."""
     if any(kind not in SILENT_ATTACHMENTS for kind in attachment_types):
@@ -107,6 +108,46 @@ def _insert_clock(dialect_name: str) -> Any:
 
 
 _INSERT_EVENT = insert(SlaEvent.__table__)  # type: ignore[attr-defined]
+_CLOCK_COLUMNS = (
+    "group_id",
+    "customer_id",
+    "msg_id",
+    "owner_id",
+    "opened_at",
+    "remind_at",
+    "deadline",
+    "escalate_at",
+    "next_due_at",
+)
+
+
+@functools.cache
+def _open_clock_pg() -> Any:
+    """PostgreSQL: _insert_clock and the clock's "start" SlaEvent in one statement (a
+    data-modifying CTE), RETURNING the clock's id; no row when the group's clock is open."""
+    clocks, events = SlaClock.__table__, SlaEvent.__table__  # type: ignore[attr-defined]
+    opened = (
+        postgresql.insert(clocks)
+        .values({key: bindparam(key, type_=clocks.c[key].type) for key in _CLOCK_COLUMNS})
+        .on_conflict_do_nothing(
+            index_elements=["group_id"], index_where=clocks.c.closed_at.is_(None)
+        )
+        .returning(clocks.c.id, clocks.c.group_id, clocks.c.owner_id)
+        .cte("opened")
+    )
+    row = {
+        "clock_id": opened.c.id,
+        "group_id": opened.c.group_id,
+        "kind": literal("start", events.c.kind.type),
+        "staff_id": opened.c.owner_id,
+        "at": bindparam("at", type_=events.c.at.type),
+        "detail": bindparam("detail", type_=events.c.detail.type),
+    }
+    return (
+        postgresql.insert(events)
+        .from_select(list(row), select(*row.values()))
+        .returning(events.c.clock_id)
+    )
 
 
 async def _start(ctx: Context, group: Group, limit: timedelta) -> None:
@@ -125,8 +166,12 @@ async def _start(ctx: Context, group: Group, limit: timedelta) -> None:
         "escalate_at": calendar.add(opened, limit * 2),
         "next_due_at": remind_at,
     }
+    detail = {"deadline": deadline.isoformat()}
     await ctx.db.flush()  # a clock closed earlier in this transaction is closed in the table
     connection = await ctx.db.connection()
+    if connection.dialect.name == "postgresql":  # one round trip
+        await connection.execute(_open_clock_pg(), {**clock, "at": ctx.now, "detail": detail})
+        return
     result = await connection.execute(_insert_clock(connection.dialect.name), clock)
     clock_id = result.scalar()
     if clock_id is None:
@@ -139,7 +184,7 @@ async def _start(ctx: Context, group: Group, limit: timedelta) -> None:
             "kind": "start",
             "at": ctx.now,
             "staff_id": group.assigned_sales_id,
-            "detail": {"deadline": deadline.isoformat()},
+            "detail": detail,
         },
     )
 
@@ -156,6 +201,23 @@ _CLOSE = (
 )
 
 
+@functools.cache
+def _close_clock_pg() -> Any:
+    """PostgreSQL: _CLOSE and the clock's "stop" SlaEvent in one statement."""
+    events = SlaEvent.__table__  # type: ignore[attr-defined]
+    clocks = SlaClock.__table__  # type: ignore[attr-defined]
+    closed = _CLOSE.returning(clocks.c.id, clocks.c.group_id, clocks.c.closed_at).cte("closed")
+    row = {
+        "clock_id": closed.c.id,
+        "group_id": closed.c.group_id,
+        "kind": literal("stop", events.c.kind.type),
+        "staff_id": bindparam("closed_by"),
+        "at": closed.c.closed_at,
+        "detail": bindparam("detail", type_=events.c.detail.type),
+    }
+    return postgresql.insert(events).from_select(list(row), select(*row.values()))
+
+
 async def _stop(ctx: Context, group: Group, clock: SlaClock | None = repo.UNREAD) -> None:
     """Close the group's open clock (`clock`, when the caller has read it)."""
     if clock is repo.UNREAD:
@@ -169,25 +231,31 @@ async def _stop(ctx: Context, group: Group, clock: SlaClock | None = repo.UNREAD
         "response_seconds": int(waited.total_seconds()),
     }
     # Core statements, not the ORM's flush; the loaded clock is kept equal to its row.
+    detail = {
+        "response_seconds": closed["response_seconds"],
+        "breached": clock.breached_at is not None,
+    }
     await ctx.db.flush()
     connection = await ctx.db.connection()
-    await connection.execute(_CLOSE, {"clock_id": clock.id, **closed})
+    if connection.dialect.name == "postgresql":  # one round trip
+        await connection.execute(
+            _close_clock_pg(), {"clock_id": clock.id, **closed, "detail": detail}
+        )
+    else:
+        await connection.execute(_CLOSE, {"clock_id": clock.id, **closed})
+        await connection.execute(
+            _INSERT_EVENT,
+            {
+                "clock_id": clock.id,
+                "group_id": group.group_id,
+                "kind": "stop",
+                "at": ctx.now,
+                "staff_id": ctx.sender_id,
+                "detail": detail,
+            },
+        )
     for key, value in {**closed, "next_due_at": None}.items():
         set_committed_value(clock, key, value)
-    await connection.execute(
-        _INSERT_EVENT,
-        {
-            "clock_id": clock.id,
-            "group_id": group.group_id,
-            "kind": "stop",
-            "at": ctx.now,
-            "staff_id": ctx.sender_id,
-            "detail": {
-                "response_seconds": closed["response_seconds"],
-                "breached": clock.breached_at is not None,
-            },
-        },
-    )
 
 
 async def reassign(db: AsyncSession, *, group_id: str, owner_id: str) -> None:
