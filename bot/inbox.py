@@ -367,20 +367,25 @@ class Inbox:
         # One batch at a time: on the bench's 2 cores, several batches at once (one connection
         # each) took CPU from the webhook's answers and processed no faster; more processes
         # are the way to more cores.
-        done = 0
+        done, more = 0, True
         async with self._lock:
-            while handled := await self._process_batch():
+            while more:
+                handled, more = await self._process_batch()
                 done += handled
         if done:
             self.on_processed()
         return done
 
-    async def _process_batch(self) -> int:
-        """Claim pending events and process them in one transaction; 0 when none could be had.
+    async def _process_batch(self) -> tuple[int, bool]:
+        """Claim pending events and process them in one transaction: (how many were handled,
+        whether more may be waiting).
 
         One commit for many events instead of one each: processing is several times faster
         under load, and each event still has all its effects or none, because a batch that
         fails anywhere is rolled back whole and its events are then processed one by one.
+        A claim that was not full found every event there was to take: the pass ends there
+        instead of paying a transaction for an empty claim; what arrives meanwhile wakes the
+        worker again (the webhook here, NOTIFY from other processes, else the poll).
         """
         tried: list[Claimed] = []
         outcomes: list[tuple[Claimed, str, str | None, str | None]] = []
@@ -388,7 +393,7 @@ class Inbox:
             async with self._turn(), self.sessions() as db:
                 claimed = await self._claim(db)
                 if not claimed:
-                    return 0
+                    return 0, False
                 started = time.monotonic()
                 for row in claimed:
                     if tried and self._batch_over(time.monotonic() - started):
@@ -401,10 +406,10 @@ class Inbox:
             if not tried:
                 raise
             log.debug("inbox batch of %d failed; one by one", len(tried), exc_info=True)
-            return sum([await self._process_one(row.id) for row in tried])
+            return sum([await self._process_one(row.id) for row in tried]), True
         for row, status, msg_id, error in outcomes:
             self._processed(row.id, row.event_name, msg_id, status, error)
-        return len(outcomes)
+        return len(outcomes), len(claimed) == BATCH_ROWS or len(outcomes) < len(claimed)
 
     def _batch_over(self, seconds: float) -> bool:
         """Time to commit: the batch has run long enough to delay its first event, or, on

@@ -66,3 +66,31 @@ async def test_a_failing_event_in_a_batch_leaves_the_others_their_effects(
     statuses = await _inbox(bot)
     assert statuses[3] == ("failed", inbox.MAX_ATTEMPTS)  # retried, none of its effects kept
     assert statuses[:3] + statuses[4:] == [("done", 0)] * 5
+
+
+async def test_a_claim_that_was_not_full_ends_the_pass(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No transaction is spent on an empty claim after a short batch; a full one, whose claim
+    may have left events behind, is followed by another claim."""
+    claims: list[int] = []
+    real = inbox.Inbox._claim
+
+    async def counted(self: inbox.Inbox, db: Any) -> Any:
+        rows = await real(self, db)
+        claims.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(inbox.Inbox, "_claim", counted)
+    monkeypatch.setattr(inbox, "BATCH_SECONDS", 60.0)  # no batch cut short by a slow machine
+    for text in NOTES[:3]:
+        await bot.post(bot.message(text), drain=False)
+    assert await bot.runtime.inbox.process_pending() == 3
+    assert claims == [3]
+    monkeypatch.setattr(inbox, "BATCH_ROWS", 2)
+    claims.clear()
+    for text in NOTES[3:]:
+        await bot.post(bot.message(text), drain=False)
+    assert await bot.runtime.inbox.process_pending() == 3
+    assert claims == [2, 1]
+    assert await _notes(bot) == [f"ghi chú {n}" for n in range(6)]
