@@ -68,6 +68,8 @@ class Claimed(NamedTuple):
 
 _CLAIMED = (InboxEvent.id, InboxEvent.conversation, InboxEvent.event_name, InboxEvent.body)
 
+_SQLITE_CLAIM = select(*_CLAIMED).where(InboxEvent.status == "pending").order_by(col(InboxEvent.id))
+
 _PG_DONE = text(
     "UPDATE inbox_events SET status = 'done', processed_at = :now WHERE id = ANY(:ids)"
 ).bindparams(bindparam("now", type_=UTCDateTime()))
@@ -426,13 +428,8 @@ class Inbox:
             result = await connection.execute(_PG_CLAIM, {"limit": BATCH_ROWS})
             return [Claimed(*row) for row in result]
         # SQLite: one writer, so nobody else holds a row and every pending event is free.
-        query = (
-            select(*_CLAIMED)
-            .where(InboxEvent.status == "pending")
-            .order_by(col(InboxEvent.id))
-            .limit(BATCH_ROWS)
-        )
-        return [Claimed(*row) for row in (await db.exec(query)).all()]  # type: ignore[call-overload]
+        result = await db.exec(_SQLITE_CLAIM.limit(BATCH_ROWS))  # type: ignore[call-overload]
+        return [Claimed(*row) for row in result.all()]
 
     async def _apply(self, db: AsyncSession, row: Claimed) -> tuple[str, str | None, str | None]:
         """(status, msg_id, error) of one claimed event, its effects added to the session."""
