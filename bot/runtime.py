@@ -27,7 +27,7 @@ from bot.calendars import Calendars
 from bot.clientip import parse_proxies
 from bot.clock import Clock
 from bot.dispatch import Deps
-from bot.inbox import Inbox
+from bot.inbox import WORKER_LANES, Inbox
 from bot.metrics import Metrics
 from bot.orders import import_products_file
 from bot.outbox import LocalSender, Outbox, Sender, ZaloSender, enqueue
@@ -483,7 +483,8 @@ def build_runtime(
         read_sessions=make_read_sessions(engine),
     )
     deps = Deps(settings, clock, renderer, Calendars(settings))
-    inbox = Inbox(sessions, deps, on_processed=outbox.wake, metrics=metrics)
+    lanes = WORKER_LANES if settings.process_role == "worker" else 1
+    inbox = Inbox(sessions, deps, on_processed=outbox.wake, metrics=metrics, lanes=lanes)
     return Runtime(
         deps=deps,
         settings=settings,
