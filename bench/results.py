@@ -7,6 +7,7 @@ import os
 import platform
 import sqlite3
 import subprocess
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,7 +47,20 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[max(1, math.ceil(len(ordered) * pct / 100)) - 1]
 
 
-def machine_facts(load_before: tuple[float, float, float], pg_version: str | None) -> list[str]:
+def cpu_speed() -> float:
+    """Seconds a plain Python loop of 10 million additions takes: shared virtual machines of
+    the same kind differ (and drift) by 2x and more, so runs are compared with this beside them."""
+    started, total = time.perf_counter(), 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - started
+
+
+def machine_facts(
+    load_before: tuple[float, float, float],
+    pg_version: str | None,
+    speeds: tuple[float, float] | None = None,
+) -> list[str]:
     """Lines describing where and when the figures were taken."""
     cpuinfo = Path("/proc/cpuinfo")
     lines = cpuinfo.read_text(encoding="utf-8").splitlines() if cpuinfo.exists() else []
@@ -61,7 +75,14 @@ def machine_facts(load_before: tuple[float, float, float], pg_version: str | Non
         f"- Python {platform.python_version()}, aiohttp {aiohttp.__version__}, "
         f"SQLite {sqlite3.sqlite_version}, PostgreSQL {pg_version or 'not measured'}",
         f"- load generator: {wrk.split('[')[0].strip() or 'wrk'} with bench/replay.lua",
-    ]
+    ] + (
+        [
+            f"- CPU speed: a Python loop of 10 million additions took {speeds[0]:.2f} s before "
+            f"the run and {speeds[1]:.2f} s after (lower is faster; compare runs with it)"
+        ]
+        if speeds
+        else []
+    )
 
 
 def _ms(value: float | None, limit: float | None = None) -> str:

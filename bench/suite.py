@@ -197,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run everything, print the Markdown, write RESULTS.md (and README's table)."""
     args = parse_args(argv)
     load_before = os.getloadavg()
+    speed_before = results.cpu_speed()
     started = time.monotonic()
     targets = [ALL_TARGETS[name] for name in args.targets.split(",")]
     notes: list[str] = []
@@ -215,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
                 say(summary_line(runs[-1]))
         alerts, sweeps = ({}, {}) if args.no_clocks else run_clocks(args, databases, tmp)
     version = pg_version() if "postgresql" in databases else None
-    facts = results.machine_facts(load_before, version)
+    facts = results.machine_facts(load_before, version, (speed_before, results.cpu_speed()))
     facts.append(
         f"- run: rates {args.rates} events/s, {args.seconds:g} s each on a fresh process and "
         f"database, inbox drain up to {args.drain:g} s; {time.monotonic() - started:.0f} s in all"
