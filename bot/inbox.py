@@ -49,13 +49,6 @@ BATCH_ROWS = 20
 # A batch stops taking its claimed events after this much work and commits: the first event of
 # a batch waits for the whole batch, so this bounds the processing lag a batch adds.
 BATCH_SECONDS = 0.025
-# PostgreSQL, a `worker` process: batches it works on at once when a backlog builds (a claim
-# comes back full), each in its own transaction. A worker waits on the database at every
-# statement; alone, a batch leaves the process idle through each wait, and one worker kept
-# up with ~300 events/s on the bench's 2 cores, 3 lanes ~500. Row locks (SKIP LOCKED) keep the
-# batches apart and the claim keeps each conversation's order, as between processes. A process
-# that also answers the webhook keeps to one batch: more took CPU from its answers.
-WORKER_LANES = 3
 LINGER_SECONDS = 0.01  # see Inbox._lingering_pass
 CHANNEL = "inbox_events"  # PostgreSQL LISTEN/NOTIFY channel: "an event was stored"
 RELISTEN_SECONDS = 5.0
@@ -288,7 +281,6 @@ class Inbox:
         deps: Deps,
         on_processed: Callable[[], None] | None = None,
         metrics: Metrics | None = None,
-        lanes: int = 1,
     ) -> None:
         self.sessions, self.deps = sessions, deps
         self.metrics = metrics or Metrics()
@@ -298,7 +290,6 @@ class Inbox:
         self._lock = asyncio.Lock()
         bind = sessions.kw.get("bind")
         self._sqlite = bind is not None and bind.dialect.name == "sqlite"
-        self.lanes = 1 if self._sqlite else lanes  # SQLite has one writer
         # PostgreSQL locks rows, not the database: nothing to take turns on there.
         turns = asyncio.Lock() if self._sqlite else contextlib.nullcontext()
         self._turns: AbstractAsyncContextManager[Any] = turns
@@ -378,19 +369,16 @@ class Inbox:
 
     async def process_pending(self) -> int:
         """Process every pending event in arrival order; returns how many were handled."""
+        # One batch at a time: on the bench's 2 cores, several batches at once (one connection
+        # each) took CPU from the webhook's answers and processed no faster; more processes
+        # are the way to more cores.
+        done, more = 0, True
         async with self._lock:
-            done, more = await self._process_batch()
-            if more:  # a backlog: `lanes` batches at once until it is gone
-                done += sum(await asyncio.gather(*(self._drain() for _ in range(self.lanes))))
+            while more:
+                handled, more = await self._process_batch()
+                done += handled
         if done:
             self.on_processed()
-        return done
-
-    async def _drain(self) -> int:
-        done, more = 0, True
-        while more:
-            handled, more = await self._process_batch()
-            done += handled
         return done
 
     async def _process_batch(self) -> tuple[int, bool]:

@@ -27,7 +27,7 @@ from bot.calendars import Calendars
 from bot.clientip import parse_proxies
 from bot.clock import Clock
 from bot.dispatch import Deps
-from bot.inbox import WORKER_LANES, Inbox
+from bot.inbox import Inbox
 from bot.metrics import Metrics
 from bot.orders import import_products_file
 from bot.outbox import LocalSender, Outbox, Sender, ZaloSender, enqueue
@@ -483,8 +483,7 @@ def build_runtime(
         read_sessions=make_read_sessions(engine),
     )
     deps = Deps(settings, clock, renderer, Calendars(settings))
-    lanes = WORKER_LANES if settings.process_role == "worker" else 1
-    inbox = Inbox(sessions, deps, on_processed=outbox.wake, metrics=metrics, lanes=lanes)
+    inbox = Inbox(sessions, deps, on_processed=outbox.wake, metrics=metrics)
     return Runtime(
         deps=deps,
         settings=settings,

@@ -42,25 +42,3 @@ async def notes(bot) -> list[str]:
     async with bot.runtime.sessions() as db:
         query = select(Interaction.note).order_by(col(Interaction.id))
         return list((await db.exec(query)).all())
-
-
-async def test_several_batches_at_once_keep_each_groups_order(bot, monkeypatch):
-    """A worker process works on a backlog in several batches at once (PostgreSQL; SQLite keeps
-    one): each event is processed once and each group's events in the order they came."""
-    from bot import inbox
-
-    monkeypatch.setattr(inbox, "BATCH_ROWS", 2)  # small claims: the lanes share the backlog
-    bot.runtime.inbox.lanes = 1 if bot.runtime.inbox._sqlite else inbox.WORKER_LANES
-    groups = [GROUP, OTHER_GROUP, "1b2c3d4e5f6071829304"]
-    for n in range(5):
-        for group in groups:
-            await bot.post(bot.message(f"/ghichu goi {group[:4]} {n}", group=group), drain=False)
-    assert await bot.runtime.inbox.process_pending() == 15
-    async with bot.runtime.sessions() as db:
-        query = select(Interaction.group_id, Interaction.note).order_by(col(Interaction.id))
-        rows = (await db.exec(query)).all()
-    for group in groups:
-        assert [note for g, note in rows if g == group] == [f"{group[:4]} {n}" for n in range(5)]
-    async with bot.runtime.sessions() as db:
-        statuses = (await db.exec(select(InboxEvent.status))).all()
-    assert statuses == ["done"] * 15
