@@ -374,11 +374,14 @@ class Inbox:
         # are the way to more cores.
         done, more = 0, True
         async with self._lock:
-            while more:
+            # Events stored while a batch ran (the wake-up is set) go next, at once: lingering
+            # is for a worker woken from idle.
+            while (more or self._wake.is_set()) and not self._stop.is_set():
+                self._wake.clear()
                 handled, more = await self._process_batch()
+                if handled:
+                    self.on_processed()  # their answers go out now, not after the backlog
                 done += handled
-        if done:
-            self.on_processed()
         return done
 
     async def _process_batch(self) -> tuple[int, bool]:
@@ -388,9 +391,10 @@ class Inbox:
         One commit for many events instead of one each: processing is several times faster
         under load, and each event still has all its effects or none, because a batch that
         fails anywhere is rolled back whole and its events are then processed one by one.
-        A claim that was not full found every event there was to take: the pass ends there
-        instead of paying a transaction for an empty claim; what arrives meanwhile wakes the
-        worker again (the webhook here, NOTIFY from other processes, else the poll).
+        A claim that was not full found every event there was to take: unless more were stored
+        meanwhile, the pass ends there instead of paying a transaction for an empty claim; what
+        arrives later wakes the worker again (the webhook here, NOTIFY from other processes,
+        else the poll).
         """
         tried: list[Claimed] = []
         outcomes: list[tuple[Claimed, str, str | None, str | None]] = []
