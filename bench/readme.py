@@ -100,7 +100,7 @@ def block(report: Report) -> str:
     return "\n".join(
         [
             START,
-            *report.facts[:4],
+            *[f for f in report.facts if not f.startswith(("- load generator", "- run:"))],
             "",
             header,
             "|---" * (len(COLUMNS) + 2) + "|",
