@@ -124,7 +124,7 @@ _CLOCK_COLUMNS = (
 @functools.cache
 def _open_clock_pg() -> Any:
     """PostgreSQL: _insert_clock and the clock's "start" SlaEvent in one statement (a
-    data-modifying CTE), RETURNING the clock's id; no row when the group's clock is open."""
+    data-modifying CTE); neither is written when the group's clock is open already."""
     clocks, events = SlaClock.__table__, SlaEvent.__table__  # type: ignore[attr-defined]
     opened = (
         postgresql.insert(clocks)
@@ -143,11 +143,7 @@ def _open_clock_pg() -> Any:
         "at": bindparam("at", type_=events.c.at.type),
         "detail": bindparam("detail", type_=events.c.detail.type),
     }
-    return (
-        postgresql.insert(events)
-        .from_select(list(row), select(*row.values()))
-        .returning(events.c.clock_id)
-    )
+    return postgresql.insert(events).from_select(list(row), select(*row.values()))
 
 
 async def _start(ctx: Context, group: Group, limit: timedelta) -> None:
@@ -230,11 +226,11 @@ async def _stop(ctx: Context, group: Group, clock: SlaClock | None = repo.UNREAD
         "closed_by": ctx.sender_id,
         "response_seconds": int(waited.total_seconds()),
     }
-    # Core statements, not the ORM's flush; the loaded clock is kept equal to its row.
     detail = {
         "response_seconds": closed["response_seconds"],
         "breached": clock.breached_at is not None,
     }
+    # Core statements, not the ORM's flush; the loaded clock is kept equal to its row.
     await ctx.db.flush()
     connection = await ctx.db.connection()
     if connection.dialect.name == "postgresql":  # one round trip
