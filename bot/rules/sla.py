@@ -127,12 +127,9 @@ def _open_clock_pg() -> Any:
     data-modifying CTE); neither is written when the group's clock is open already."""
     clocks, events = SlaClock.__table__, SlaEvent.__table__  # type: ignore[attr-defined]
     opened = (
-        postgresql.insert(clocks)
+        _insert_clock("postgresql")  # a CTE's INSERT names its values; it RETURNs the id too
         .values({key: bindparam(key, type_=clocks.c[key].type) for key in _CLOCK_COLUMNS})
-        .on_conflict_do_nothing(
-            index_elements=["group_id"], index_where=clocks.c.closed_at.is_(None)
-        )
-        .returning(clocks.c.id, clocks.c.group_id, clocks.c.owner_id)
+        .returning(clocks.c.group_id, clocks.c.owner_id)
         .cte("opened")
     )
     row = {
