@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from sqlalchemy import insert, text
 from sqlmodel import col, select
 
 from bot.appkeys import RUNTIME
@@ -117,3 +118,13 @@ class Bot:
 
     async def texts(self) -> list[str]:
         return [row.text for row in await self.outbox()]
+
+
+async def insert_analyzed(sessions: Any, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert `rows` into `model`'s table in one statement, then ANALYZE: a query-plan test
+    needs the planner to know how the rows are spread."""
+    async with sessions() as db:
+        await db.exec(insert(model), params=rows)
+        await db.commit()
+        await db.exec(text("ANALYZE"))
+        await db.commit()

@@ -4,68 +4,53 @@ history. Measured in bench/ (make bench); here the plan is checked."""
 
 from __future__ import annotations
 
-from sqlalchemy import insert, text
+from sqlalchemy import text
 
 from bot import inbox
-from storage.db import SessionFactory
 from storage.models import InboxEvent
 from tests.conftest import START
+from tests.support import Bot, insert_analyzed
 
 DONE, PENDING, GROUPS = 20_000, 30, 50
 
 
-async def _history(sessions: SessionFactory) -> None:
-    def row(i: int, status: str) -> dict[str, object]:
-        return {
-            "dedupe_key": f"k{i}",
-            "conversation": f"g{i % GROUPS}",
-            "event_name": "user_send_group_text",
-            "body": "{}",
-            "received_at": START,
-            "status": status,
-            "attempts": 0,
-        }
-
-    rows = [row(i, "done") for i in range(DONE)]
-    rows += [row(DONE + i, "pending") for i in range(PENDING)]
-    async with sessions() as db:
-        await db.exec(insert(InboxEvent), params=rows)  # type: ignore[call-overload]
-        await db.commit()
-        await db.exec(text("ANALYZE"))  # type: ignore[call-overload]
-        await db.commit()
+def _row(i: int, status: str) -> dict[str, object]:
+    return {
+        "dedupe_key": f"k{i}",
+        "conversation": f"g{i % GROUPS}",
+        "event_name": "user_send_group_text",
+        "body": "{}",
+        "received_at": START,
+        "status": status,
+        "attempts": 0,
+    }
 
 
-async def test_the_claim_reads_only_pending_rows_however_long_the_history(
-    sessions: SessionFactory,
-) -> None:
-    await _history(sessions)
+async def test_the_claim_reads_only_pending_rows_however_long_the_history(bot: Bot) -> None:
+    sessions = bot.runtime.sessions
+    rows = [_row(i, "done") for i in range(DONE)]
+    await insert_analyzed(
+        sessions, InboxEvent, rows + [_row(DONE + i, "pending") for i in range(PENDING)]
+    )
     async with sessions() as db:
         connection = await db.connection()
         if connection.dialect.name == "sqlite":
             query = inbox._SQLITE_CLAIM.limit(inbox.BATCH_ROWS).compile(
                 connection, compile_kwargs={"literal_binds": True}
             )
-            rows = await connection.execute(text(f"EXPLAIN QUERY PLAN {query}"))
-            plan = " ".join(str(row[-1]) for row in rows)
+            result = await connection.execute(text(f"EXPLAIN QUERY PLAN {query}"))
+            plan = " ".join(str(row[-1]) for row in result)
             # the status index holds each status's rows in id order: no sort, no history read
             assert plan.startswith("SEARCH inbox_events USING INDEX"), plan
             assert "TEMP B-TREE" not in plan, plan
         else:
             claim = f"EXPLAIN {inbox._PG_CLAIM.text}"
-            rows = await connection.execute(text(claim), {"limit": inbox.BATCH_ROWS})
-            plan = " | ".join(str(row[0]) for row in rows)
+            result = await connection.execute(text(claim), {"limit": inbox.BATCH_ROWS})
+            plan = " | ".join(str(row[0]) for row in result)
             # both reads of inbox_events (the oldest pending; earlier pending events of the
             # same conversations) go through the status index to the pending rows alone
             assert "Seq Scan" not in plan and plan.count("ix_inbox_events_status") == 2, plan
         await db.rollback()
     async with sessions() as db:
-        claimed = await inbox.Inbox._claim(_sqlite_aware(sessions), db)
+        claimed = await bot.runtime.inbox._claim(db)
     assert [row.id for row in claimed] == list(range(DONE + 1, DONE + 1 + inbox.BATCH_ROWS))
-
-
-def _sqlite_aware(sessions: SessionFactory) -> inbox.Inbox:
-    """An Inbox far enough built to claim (only its database flavour matters)."""
-    box = inbox.Inbox.__new__(inbox.Inbox)
-    bind = sessions.kw["bind"]
-    box._sqlite = bind.dialect.name == "sqlite"
-    return box

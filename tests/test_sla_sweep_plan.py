@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import insert, text
+from sqlalchemy import text
 
 from bot.rules.sla import due_clocks
 from storage.db import SessionFactory
 from storage.models import SlaClock
 from tests.conftest import START
+from tests.support import insert_analyzed
 
 OPEN_CLOCKS = 5000  # enough that PostgreSQL's planner prefers the index to a full scan
 
@@ -30,11 +31,7 @@ async def _open_clocks_not_due(sessions: SessionFactory) -> None:
         }
         for i in range(OPEN_CLOCKS)
     ]
-    async with sessions() as db:
-        await db.exec(insert(SlaClock), params=rows)  # type: ignore[call-overload]
-        await db.commit()
-        await db.exec(text("ANALYZE"))  # type: ignore[call-overload]
-        await db.commit()
+    await insert_analyzed(sessions, SlaClock, rows)
 
 
 async def test_the_sweep_finds_due_clocks_through_the_next_due_index(
