@@ -35,6 +35,7 @@ from bot.dispatch import Deps, process_event
 from bot.events import EventError, clean_text, load_body, parse_event
 from bot.metrics import Metrics
 from bot.worker import run_forever, stop_after_pass
+from storage import hot
 from storage.db import SessionFactory
 from storage.models import InboxEvent
 from storage.types import UTCDateTime
@@ -431,9 +432,9 @@ class Inbox:
         """The oldest pending events no other process holds, minus any that must wait for an
         earlier event of their conversation still under way in another process."""
         if not self._sqlite:
-            connection = await db.connection()
-            result = await connection.execute(_PG_CLAIM, {"limit": BATCH_ROWS})
-            return [Claimed(*row) for row in result]
+            return [
+                Claimed(*row) for row in await hot.execute(db, _PG_CLAIM, {"limit": BATCH_ROWS})
+            ]
         # SQLite: one writer, so nobody else holds a row and every pending event is free.
         result = await db.exec(_SQLITE_CLAIM.limit(BATCH_ROWS))  # type: ignore[call-overload]
         return [Claimed(*row) for row in result.all()]
@@ -453,12 +454,12 @@ class Inbox:
         # Core statements on the session's connection: an ORM-enabled UPDATE would first look
         # for the rows among the session's loaded objects.
         now = self.deps.clock.now()
-        connection = await db.connection()
         done = [row.id for row, status, _, _ in outcomes if status == "done"]
-        table = _INBOX
         if done and not self._sqlite:  # one statement text whatever the count: prepared once
-            await connection.execute(_PG_DONE, {"ids": done, "now": now})
-        elif done:
+            await hot.execute(db, _PG_DONE, {"ids": done, "now": now})
+        connection = await db.connection()
+        table = _INBOX
+        if done and self._sqlite:
             finished = update(table).where(table.c.id.in_(done))
             await connection.execute(finished.values(status="done", processed_at=now))
         for row, status, _, error in outcomes:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 from sqlalchemy import event as sa_event
 from sqlmodel import select
 
@@ -26,7 +27,8 @@ CUSTOMER2 = "2000000000000000002"
 
 @contextmanager
 def counting(bot: Any) -> Iterator[list[str]]:
-    """The statements sent to the database inside the block (transaction control left out)."""
+    """The statements sent to the database inside the block (transaction control left out):
+    those through SQLAlchemy and, on PostgreSQL, storage.hot's, which go to psycopg directly."""
     statements: list[str] = []
 
     def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -34,11 +36,19 @@ def counting(bot: Any) -> Iterator[list[str]]:
         if first not in ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"):
             statements.append(" ".join(statement.split()))
 
+    execute = psycopg.AsyncConnection.execute  # only storage.hot calls it (SQLAlchemy: cursors)
+
+    async def hot_execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        seen(None, None, str(query))
+        return await execute(self, query, *args, **kwargs)
+
     engine = bot.runtime.engine.sync_engine
     sa_event.listen(engine, "before_cursor_execute", seen)
+    psycopg.AsyncConnection.execute = hot_execute  # type: ignore[method-assign]
     try:
         yield statements
     finally:
+        psycopg.AsyncConnection.execute = execute  # type: ignore[method-assign]
         sa_event.remove(engine, "before_cursor_execute", seen)
 
 

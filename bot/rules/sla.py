@@ -35,7 +35,7 @@ from bot.rules import satisfaction
 from bot.rules.common import alert_heads, any_row, ids_with_role, is_customer_group
 from bot.text import fold
 from bot.worktime import parse_duration
-from storage import repo
+from storage import hot, repo
 from storage.models import Group, Message, SlaClock, SlaEvent, Violation
 from storage.types import UTCDateTime
 
@@ -161,10 +161,10 @@ async def _start(ctx: Context, group: Group, limit: timedelta) -> None:
     }
     detail = {"deadline": deadline.isoformat()}
     await ctx.db.flush()  # a clock closed earlier in this transaction is closed in the table
-    connection = await ctx.db.connection()
-    if connection.dialect.name == "postgresql":  # one round trip
-        await connection.execute(_open_clock_pg(), {**clock, "at": ctx.now, "detail": detail})
+    if ctx.db.bind.dialect.name == "postgresql":  # one round trip
+        await hot.execute(ctx.db, _open_clock_pg(), {**clock, "at": ctx.now, "detail": detail})
         return
+    connection = await ctx.db.connection()
     result = await connection.execute(_insert_clock(connection.dialect.name), clock)
     clock_id = result.scalar()
     if clock_id is None:
@@ -229,12 +229,12 @@ async def _stop(ctx: Context, group: Group, clock: SlaClock | None = repo.UNREAD
     }
     # Core statements, not the ORM's flush; the loaded clock is kept equal to its row.
     await ctx.db.flush()
-    connection = await ctx.db.connection()
-    if connection.dialect.name == "postgresql":  # one round trip
-        await connection.execute(
-            _close_clock_pg(), {"clock_id": clock.id, **closed, "detail": detail}
+    if ctx.db.bind.dialect.name == "postgresql":  # one round trip
+        await hot.execute(
+            ctx.db, _close_clock_pg(), {"clock_id": clock.id, **closed, "detail": detail}
         )
     else:
+        connection = await ctx.db.connection()
         await connection.execute(_CLOSE, {"clock_id": clock.id, **closed})
         await connection.execute(
             _INSERT_EVENT,
