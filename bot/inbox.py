@@ -57,6 +57,16 @@ RELISTEN_SECONDS = 5.0
 # batch commits after this long, so an acknowledgement waits ~10 ms at most for processing.
 SQLITE_YIELD_SECONDS = 0.01
 MAX_BATCH = 500  # rows per INSERT: 3,000 bound values, well under SQLite's limit
+# Acknowledgements first: while this process's webhook stores events in group commits of
+# GIVE_WAY_ROWS or more (a load its inserts barely keep up with; at a few hundred events a
+# second a commit holds one or two), and for GIVE_WAY_HOLD_SECONDS after such a commit, its
+# worker takes no new batch, for up to GIVE_WAY_SECONDS at a time, so processing never stops
+# altogether. Zalo needs its 200 within 2 s; processing catches up once the burst is over.
+# A worker-role process stores nothing and never waits.
+GIVE_WAY_ROWS = 4
+GIVE_WAY_HOLD_SECONDS = 0.02
+GIVE_WAY_SECONDS = 0.5
+GIVE_WAY_POLL_SECONDS = 0.005
 
 Queued = tuple[dict[str, Any], "asyncio.Future[bool]"]
 
@@ -133,6 +143,7 @@ class GroupCommit:
         self._queue: list[Queued] = []
         self._in_flight: list[Queued] = []
         self._writer: asyncio.Task[None] | None = None
+        self._pressed_at: float | None = None  # when a commit last held GIVE_WAY_ROWS rows
         # PostgreSQL: a connection of its own, in autocommit (one statement is its own
         # transaction), driven by psycopg directly: a single-row batch costs ~100 µs of CPU
         # this way against ~380 µs through the engine's pool and SQLAlchemy, and at a few
@@ -153,6 +164,15 @@ class GroupCommit:
         """Rows are queued for the next INSERT."""
         return bool(self._queue)
 
+    @property
+    def pressed(self) -> bool:
+        """The webhook is busy enough that processing should give way (GIVE_WAY_ROWS)."""
+        if len(self._queue) + len(self._in_flight) >= GIVE_WAY_ROWS:
+            return True
+        return self._pressed_at is not None and (
+            time.monotonic() - self._pressed_at < GIVE_WAY_HOLD_SECONDS
+        )
+
     async def close(self) -> None:
         """Close the PostgreSQL connection of the inserts (a new one is made when needed)."""
         connection, self._connection = self._connection, None
@@ -170,6 +190,8 @@ class GroupCommit:
         try:
             while self._queue:
                 self._in_flight = self._queue[:MAX_BATCH]
+                if len(self._in_flight) >= GIVE_WAY_ROWS:
+                    self._pressed_at = time.monotonic()
                 del self._queue[:MAX_BATCH]
                 await self._write(self._in_flight)
                 self._in_flight = []
@@ -378,12 +400,22 @@ class Inbox:
             # Events stored while a batch ran (the wake-up is set) go next, at once: lingering
             # is for a worker woken from idle.
             while (more or self._wake.is_set()) and not self._stop.is_set():
+                await self._give_way()
                 self._wake.clear()
                 handled, more = await self._process_batch()
                 if handled:
                     self.on_processed()  # their answers go out now, not after the backlog
                 done += handled
         return done
+
+    async def _give_way(self) -> None:
+        """Wait while this process's webhook is storing events faster than it answers them
+        (see GIVE_WAY_ROWS), at most GIVE_WAY_SECONDS."""
+        if not self._writer.pressed:
+            return
+        deadline = time.monotonic() + GIVE_WAY_SECONDS
+        while self._writer.pressed and time.monotonic() < deadline and not self._stop.is_set():
+            await asyncio.sleep(GIVE_WAY_POLL_SECONDS)
 
     async def _process_batch(self) -> tuple[int, bool]:
         """Claim pending events and process them in one transaction: (how many were handled,
@@ -424,7 +456,7 @@ class Inbox:
     def _batch_over(self, seconds: float) -> bool:
         """Time to commit: the batch has run long enough to delay its first event, or, on
         SQLite, where it holds the one write lock, webhook inserts are waiting for it."""
-        if seconds > BATCH_SECONDS:
+        if seconds > BATCH_SECONDS or self._writer.pressed:
             return True
         return self._sqlite and seconds > SQLITE_YIELD_SECONDS and self._writer.waiting
 

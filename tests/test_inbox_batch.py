@@ -4,6 +4,7 @@ up to MAX_ATTEMPTS times."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from sqlmodel import col, select
 from bot import inbox
 from bot.events import ZaloEvent
 from storage.models import InboxEvent, Interaction
+from tests.conftest import ON_POSTGRESQL
 from tests.support import Bot
 
 NOTES = [f"/ghichu goi ghi chú {n}" for n in range(6)]
@@ -94,3 +96,69 @@ async def test_a_claim_that_was_not_full_ends_the_pass(
     assert await bot.runtime.inbox.process_pending() == 3
     assert claims == [2, 1]
     assert await _notes(bot) == [f"ghi chú {n}" for n in range(6)]
+
+
+async def _held_inserts(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """The webhook's next group commit waits for the returned event before it inserts."""
+    writer = bot.runtime.inbox._writer
+    release = asyncio.Event()
+    real = writer._insert
+
+    async def held(rows: list[dict[str, Any]]) -> set[str]:
+        await release.wait()
+        return await real(rows)
+
+    monkeypatch.setattr(writer, "_insert", held)
+    return release
+
+
+async def _until(condition: Any) -> None:
+    for _ in range(1000):  # turns of the event loop, not time
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("never happened")
+
+
+async def test_processing_gives_way_while_the_webhook_is_busy_storing(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Acknowledgements first: while the webhook's group commit holds GIVE_WAY_ROWS events,
+    the worker takes no batch; once they are stored, it processes everything, in order."""
+    for text in NOTES[:2]:
+        await bot.post(bot.message(text), drain=False)
+    monkeypatch.setattr(inbox, "GIVE_WAY_ROWS", 1)
+    release = await _held_inserts(bot, monkeypatch)
+    writer = bot.runtime.inbox._writer
+    acknowledged = asyncio.create_task(bot.post(bot.message(NOTES[2]), drain=False))
+    await _until(lambda: writer.pressed)
+    worker = asyncio.create_task(bot.runtime.inbox.process_pending())
+    for _ in range(200):
+        await asyncio.sleep(0)
+    assert not worker.done()
+    assert await _inbox(bot) == [("pending", 0)] * 2
+    release.set()
+    assert (await acknowledged).status == 200
+    assert await worker == 3
+    assert await _notes(bot) == [f"ghi chú {n}" for n in range(3)]
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="on SQLite a batch waits for queued inserts anyway")
+async def test_processing_never_stops_altogether_under_pressure(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVE_WAY_SECONDS bounds each wait: a burst that never ends still gets processed."""
+    for text in NOTES[:2]:
+        await bot.post(bot.message(text), drain=False)
+    monkeypatch.setattr(inbox, "GIVE_WAY_ROWS", 1)
+    monkeypatch.setattr(inbox, "GIVE_WAY_SECONDS", 0.0)
+    release = await _held_inserts(bot, monkeypatch)
+    writer = bot.runtime.inbox._writer
+    acknowledged = asyncio.create_task(bot.post(bot.message(NOTES[2]), drain=False))
+    await _until(lambda: writer.pressed)
+    assert await bot.runtime.inbox.process_pending() == 2  # while the insert is still held
+    assert writer.pressed
+    release.set()
+    assert (await acknowledged).status == 200
+    assert await bot.runtime.inbox.process_pending() == 1
+    assert await _notes(bot) == [f"ghi chú {n}" for n in range(3)]
