@@ -1,11 +1,12 @@
-"""SQLAlchemy's aiosqlite dialect, with one trip through aiosqlite's thread per statement.
+"""SQLAlchemy's aiosqlite dialect, with at most one trip through aiosqlite's thread per statement.
 
 The stock adapter awaits cursor creation, execute, fetchall and close separately: four
 hand-offs to aiosqlite's worker thread (queue put, thread wake-up, event-loop wake-up) for
 one statement, and those hand-offs, not SQLite, were most of the time an event took. Here
-a statement is one function run on that thread, which executes it on a plain sqlite3
-cursor and brings back everything the caller may read: description, rowcount, lastrowid
-and the rows.
+a statement is one function, which executes it on a plain sqlite3 cursor and brings back
+everything the caller may read: description, rowcount, lastrowid and the rows. Inside a
+write transaction it runs at once on the event loop's thread; elsewhere on aiosqlite's
+thread (OneHopCursor._run says why).
 
 That function is queued with ``aiosqlite.Connection._execute``, an internal API, so
 pyproject.toml pins aiosqlite to the minor version this was tested with. The classes
@@ -90,12 +91,24 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._arraysize = value
 
     async def _run(self, operation: Any, parameters: Any, many: bool) -> None:
-        # No _execute_mutex: the statement is a single item on aiosqlite's queue, so
-        # nothing can interleave with it.
+        # No _execute_mutex: the statement is a single item on aiosqlite's queue, or runs
+        # right here, so nothing can interleave with it.
+        #
+        # Where it runs: inside a write transaction (BEGIN IMMEDIATE: it holds SQLite's write
+        # lock, and under WAL nothing else blocks it), right here on the event loop's thread,
+        # a few microseconds of SQLite instead of a trip to the thread and back (a quarter of
+        # the CPU an event's processing took). Anything else may wait for the lock
+        # (busy_timeout) or, in a read-only session, be a long report query: on aiosqlite's
+        # thread, where SQLite runs without the GIL and the loop goes on meanwhile.
         aio = self._connection
-        description, rowcount, lastrowid, rows = await aio._execute(
-            _run, aio._conn, operation, parameters, many
-        )
+        connection = self._adapt_connection
+        if connection._immediate and aio._conn.in_transaction:
+            result = _run(aio._conn, operation, parameters, many)
+        else:
+            result = await aio._execute(_run, aio._conn, operation, parameters, many)
+            if operation[:5].upper() == "BEGIN":
+                connection._immediate = "IMMEDIATE" in operation.upper()
+        description, rowcount, lastrowid, rows = result
         self._description = description
         self._rowcount = rowcount
         self._lastrowid = lastrowid
@@ -121,7 +134,10 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    # Whether the last BEGIN on this connection was BEGIN IMMEDIATE (the write lock is held
+    # while the sqlite3 connection is in that transaction).
+    __slots__ = ("_immediate",)
+    _immediate: bool
 
     _cursor_cls = OneHopCursor
 
@@ -129,8 +145,13 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:
         # SQLAlchemy's connect (creator hook, daemon thread), rewrapped in our adapter.
+        # The sqlite3 connection is used from the event loop's thread too (see OneHopCursor._run),
+        # never from two threads at once: each statement is awaited before the next.
+        kw.setdefault("check_same_thread", False)
         stock = super().connect(*arg, **kw)
-        return OneHopConnection(self, stock._connection)
+        connection = OneHopConnection(self, stock._connection)
+        connection._immediate = False
+        return connection
 
 
 class SQLiteDialect_aiosqlite_onehop(SQLiteDialect_aiosqlite):

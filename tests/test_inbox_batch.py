@@ -128,6 +128,7 @@ async def test_processing_gives_way_while_the_webhook_is_busy_storing(
     for text in NOTES[:2]:
         await bot.post(bot.message(text), drain=False)
     monkeypatch.setattr(inbox, "GIVE_WAY_ROWS", 1)
+    monkeypatch.setattr(inbox, "GIVE_WAY_ROWS_SQLITE", 1)
     release = await _held_inserts(bot, monkeypatch)
     writer = bot.runtime.inbox._writer
     acknowledged = asyncio.create_task(bot.post(bot.message(NOTES[2]), drain=False))
@@ -151,6 +152,7 @@ async def test_processing_never_stops_altogether_under_pressure(
     for text in NOTES[:2]:
         await bot.post(bot.message(text), drain=False)
     monkeypatch.setattr(inbox, "GIVE_WAY_ROWS", 1)
+    monkeypatch.setattr(inbox, "GIVE_WAY_ROWS_SQLITE", 1)
     monkeypatch.setattr(inbox, "GIVE_WAY_SECONDS", 0.0)
     release = await _held_inserts(bot, monkeypatch)
     writer = bot.runtime.inbox._writer

@@ -1,5 +1,6 @@
-"""storage/sqlite_driver.py: each statement is one trip through aiosqlite's thread, and
-SQLAlchemy sees the same results and errors as with its stock aiosqlite dialect."""
+"""storage/sqlite_driver.py: inside a write transaction statements run on the event loop's
+thread, elsewhere each is one trip through aiosqlite's thread, and SQLAlchemy sees the same
+results and errors as with its stock aiosqlite dialect."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import sqlite_driver
-from storage.db import async_url, make_engine, make_read_sessions, make_sessions
+from storage.db import READ_ONLY, async_url, make_engine, make_read_sessions, make_sessions
 
 metadata = MetaData()
 items = Table(
@@ -64,17 +65,37 @@ async def test_the_engine_uses_the_one_hop_dialect(engine: AsyncEngine) -> None:
         assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
 
 
-async def test_a_statement_with_rows_costs_one_hop(
+async def test_a_write_transaction_costs_its_begin_and_commit_hops_only(
     engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with engine.begin() as conn:
-        await conn.execute(insert(items), [{"key": "a", "n": 1}, {"key": "b", "n": 2}])
+    """BEGIN IMMEDIATE may wait for the write lock: it goes to aiosqlite's thread. Inside the
+    transaction nothing can wait, so statements run on the event loop's thread."""
+    async with engine.connect() as conn:
         hops = _count_hops(await conn.get_raw_connection(), monkeypatch)
-        result = await conn.execute(select(items.c.key, items.c.n).order_by(items.c.key))
-        assert result.all() == [("a", 1), ("b", 2)]
-        assert hops == ["_run"]
-        await conn.execute(items.update().values(n=3))
-        assert hops == ["_run", "_run"]
+        async with conn.begin():
+            await conn.execute(insert(items), [{"key": "a", "n": 1}, {"key": "b", "n": 2}])
+            result = await conn.execute(select(items.c.key, items.c.n).order_by(items.c.key))
+            assert result.all() == [("a", 1), ("b", 2)]
+            await conn.execute(items.update().values(n=3))
+            assert hops == ["_run"]  # the BEGIN IMMEDIATE
+        assert hops == ["_run", "commit"]
+        assert (await conn.execute(select(items.c.n))).scalars().all() == [3, 3]
+
+
+async def test_outside_a_write_transaction_each_statement_costs_one_hop(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only session begins with a plain BEGIN: a write in it may wait for the lock and
+    a read may be a long report, so both run on the thread, where the loop goes on."""
+    async with engine.execution_options(**{READ_ONLY: True}).connect() as conn:
+        hops = _count_hops(await conn.get_raw_connection(), monkeypatch)
+        assert (await conn.execute(select(items))).all() == []
+        assert hops == ["_run", "_run"]  # the BEGIN, the SELECT
+        await conn.execute(insert(items).values(key="x"))
+        assert hops == ["_run", "_run", "_run"]
+        await conn.commit()
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(items.c.key))).scalars().all() == ["x"]
 
 
 async def test_select_returns_rows_and_description(engine: AsyncEngine) -> None:
