@@ -17,12 +17,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import aiosqlite
 import psycopg
 from sqlalchemy import bindparam, text, update
 from sqlalchemy.dialects import sqlite
@@ -35,7 +37,8 @@ from bot.dispatch import Deps, process_event
 from bot.events import EventError, clean_text, load_body, parse_event
 from bot.metrics import Metrics
 from bot.worker import run_forever, stop_after_pass
-from storage import hot
+from storage import db as storage_db
+from storage import hot, sqlite_driver
 from storage.db import SessionFactory
 from storage.models import InboxEvent
 from storage.types import UTCDateTime
@@ -53,9 +56,9 @@ BATCH_SECONDS = 0.025
 LINGER_SECONDS = 0.01  # see Inbox._lingering_pass
 CHANNEL = "inbox_events"  # PostgreSQL LISTEN/NOTIFY channel: "an event was stored"
 RELISTEN_SECONDS = 5.0
-# On SQLite a batch holds the write lock the webhook's inserts need: once an insert waits, the
-# batch commits after this long, so an acknowledgement waits ~10 ms at most for processing.
-SQLITE_YIELD_SECONDS = 0.01
+# On SQLite a batch holds the write lock the webhook's inserts need: it commits after this
+# long, so an acknowledgement waits ~10 ms at most for processing.
+SQLITE_YIELD_SECONDS = 0.005
 MAX_BATCH = 500  # rows per INSERT: 3,000 bound values, well under SQLite's limit
 # Acknowledgements first: while this process's webhook stores events in group commits of
 # GIVE_WAY_ROWS or more (a load its inserts barely keep up with; at a few hundred events a
@@ -112,8 +115,14 @@ ORDER BY c.id
 """)
 
 
-# The database is out of reach (through SQLAlchemy or, for PostgreSQL inserts, psycopg).
-_UNREACHABLE = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+# The database is out of reach (through SQLAlchemy or, for the inbox's inserts, the driver).
+_UNREACHABLE = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+)
 
 
 def _pg_conninfo(sessions: SessionFactory) -> str | None:
@@ -153,6 +162,11 @@ class GroupCommit:
         # hundred events a second most batches are single rows.
         self._conninfo = _pg_conninfo(sessions)
         self._connection: psycopg.AsyncConnection[Any] | None = None
+        # SQLite: the same idea, a sqlite3 connection of its own on its own aiosqlite thread,
+        # where a whole group commit (BEGIN IMMEDIATE, INSERT, COMMIT) is one trip: through a
+        # session it was three, and the SQLAlchemy work around them.
+        self._sqlite_path = _sqlite_path(sessions)
+        self._sqlite_connection: aiosqlite.Connection | None = None
 
     async def store(self, values: dict[str, Any]) -> bool:
         """Queue one row; True once it is committed as new, False when its key was taken."""
@@ -181,11 +195,15 @@ class GroupCommit:
         )
 
     async def close(self) -> None:
-        """Close the PostgreSQL connection of the inserts (a new one is made when needed)."""
+        """Close the connection of the inserts (a new one is made when needed)."""
         connection, self._connection = self._connection, None
         if connection is not None and not connection.closed:
             with contextlib.suppress(Exception):
                 await connection.close()
+        lite, self._sqlite_connection = self._sqlite_connection, None
+        if lite is not None:
+            with contextlib.suppress(Exception):
+                await lite.close()
 
     async def flushed(self) -> None:
         """Wait until every row queued so far is committed or refused."""
@@ -237,11 +255,15 @@ class GroupCommit:
             except BaseException:
                 await self.close()  # a broken or interrupted connection is not used again
                 raise
-        async with self.turns, self.sessions() as db:
-            connection = await db.connection()
-            new = {row[0] for row in await connection.execute(_SQLITE_INSERT, rows)}
-            await db.commit()
-        return new
+        async with self.turns:
+            try:
+                lite = self._sqlite_connection
+                if lite is None:
+                    lite = self._sqlite_connection = await _open_sqlite(self._sqlite_path)
+                return await lite._execute(_sqlite_insert, lite._conn, _sqlite_rows(rows))
+            except BaseException:
+                await self.close()  # as for PostgreSQL: a fresh connection next time
+                raise
 
 
 # PostgreSQL: one fixed statement whatever the batch size, the rows as one JSON parameter, so
@@ -281,14 +303,57 @@ def _pg_rows(rows: list[dict[str, Any]]) -> dict[str, str]:
     }
 
 
-# SQLite: INSERT … ON CONFLICT DO NOTHING RETURNING dedupe_key, built once so its compiled form
-# is cached; SQLAlchemy sends many rows as multi-row VALUES.
+# SQLite: one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING dedupe_key, on the inbox's
+# own connection (sqlite3, on its aiosqlite thread), in a transaction of its own.
 _INBOX = InboxEvent.__table__  # type: ignore[attr-defined]
-_SQLITE_INSERT = (
-    sqlite.insert(_INBOX)
-    .on_conflict_do_nothing(index_elements=["dedupe_key"])
-    .returning(_INBOX.c.dedupe_key)
-)
+_SQLITE_ROW = "(?, ?, ?, ?, ?, 'pending', 0)"
+_SQLITE_INSERT = """
+INSERT INTO inbox_events
+    (dedupe_key, conversation, event_name, body, received_at, status, attempts)
+VALUES {rows}
+ON CONFLICT (dedupe_key) DO NOTHING
+RETURNING dedupe_key
+"""
+# received_at as SQLAlchemy stores it on SQLite (naive UTC text), so the ORM reads it back
+_SQLITE_RECEIVED_AT = _INBOX.c.received_at.type.bind_processor(sqlite.dialect())
+
+
+def _sqlite_path(sessions: SessionFactory) -> str | None:
+    bind = sessions.kw.get("bind")
+    if bind is None or bind.dialect.name != "sqlite":
+        return None
+    return bind.url.database
+
+
+async def _open_sqlite(path: str | None) -> aiosqlite.Connection:
+    connection = await aiosqlite.connect(path or ":memory:")
+    # the engine's connection settings (WAL, busy_timeout, …), looked up now: tests change them
+    await connection._execute(storage_db._sqlite_pragmas, connection._conn, None)
+    return connection
+
+
+def _sqlite_rows(rows: list[dict[str, Any]]) -> list[Any]:
+    """The parameters of _SQLITE_INSERT for `rows`, row after row."""
+    values: list[Any] = []
+    for row in rows:
+        received_at = _SQLITE_RECEIVED_AT(row["received_at"])
+        values += [row["dedupe_key"], row.get("conversation"), row["event_name"], row["body"]]
+        values.append(received_at)
+    return values
+
+
+def _sqlite_insert(conn: sqlite3.Connection, values: list[Any]) -> set[str]:
+    """Runs on the connection's thread: the group commit's whole transaction."""
+    statement = _SQLITE_INSERT.format(rows=", ".join([_SQLITE_ROW] * (len(values) // 5)))
+    sqlite_driver.begin_immediate(conn)
+    try:
+        new = {row[0] for row in conn.execute(statement, values).fetchall()}
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return new
 
 
 def _settle(
@@ -466,10 +531,11 @@ class Inbox:
 
     def _batch_over(self, seconds: float) -> bool:
         """Time to commit: the batch has run long enough to delay its first event, or, on
-        SQLite, where it holds the one write lock, webhook inserts are waiting for it."""
+        SQLite, where it holds the one write lock, long enough to delay the webhook's inserts
+        (this process's, or another's that it cannot see waiting)."""
         if seconds > BATCH_SECONDS or self._writer.pressed:
             return True
-        return self._sqlite and seconds > SQLITE_YIELD_SECONDS and self._writer.waiting
+        return self._sqlite and seconds > SQLITE_YIELD_SECONDS
 
     async def _claim(self, db: AsyncSession) -> list[Claimed]:
         """The oldest pending events no other process holds, minus any that must wait for an

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy.dialects import registry
@@ -35,8 +36,40 @@ DRIVER = "aiosqlite_onehop"  # the URL is sqlite+aiosqlite_onehop:///path
 _Result = tuple[Any, int, Any, list[Any] | None]
 
 
+# How long a statement waits for a lock before "database is locked" (storage/db.py sets it).
+BUSY_TIMEOUT_MS = 10_000
+# Between two tries at the write lock. SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20,
+# 25, 25, 25, 50, 50, 100 ms between tries: a writer in another process (several processes on
+# one file) often waited 50-100 ms for a lock held ten. Trying every half millisecond, it
+# waits about as long as the lock is held.
+BEGIN_RETRY_SECONDS = 0.0005
+
+
+def begin_immediate(conn: sqlite3.Connection, operation: str = "BEGIN IMMEDIATE") -> None:
+    """BEGIN IMMEDIATE, retried every BEGIN_RETRY_SECONDS while another connection holds the
+    write lock, for up to the connection's busy_timeout (then SQLite's "database is locked",
+    as before). Blocks: run it on the connection's own thread."""
+    (waited_ms,) = conn.execute("PRAGMA busy_timeout").fetchone()
+    deadline = time.monotonic() + waited_ms / 1000
+    conn.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                conn.execute(operation)
+                return
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                    raise
+            time.sleep(BEGIN_RETRY_SECONDS)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={int(waited_ms)}")
+
+
 def _run(conn: sqlite3.Connection, operation: Any, parameters: Any, many: bool) -> _Result:
     """Runs on aiosqlite's thread: the whole statement, start to finish."""
+    if operation == "BEGIN IMMEDIATE":
+        begin_immediate(conn, operation)
+        return None, -1, None, None
     cursor = conn.cursor()
     try:
         if many:

@@ -85,6 +85,7 @@ async def test_a_claim_that_was_not_full_ends_the_pass(
 
     monkeypatch.setattr(inbox.Inbox, "_claim", counted)
     monkeypatch.setattr(inbox, "BATCH_SECONDS", 60.0)  # no batch cut short by a slow machine
+    monkeypatch.setattr(inbox, "SQLITE_YIELD_SECONDS", 60.0)
     for text in NOTES[:3]:
         await bot.post(bot.message(text), drain=False)
     assert await bot.runtime.inbox.process_pending() == 3

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -34,15 +35,28 @@ async def _keys(sessions: SessionFactory) -> set[str]:
         return set((await db.exec(select(InboxEvent.dedupe_key))).all())
 
 
-def _writer(sessions: SessionFactory, batches: list[int]) -> GroupCommit:
-    return GroupCommit(sessions, lambda: batches.append(1), contextlib.nullcontext())
+@pytest.fixture
+async def make_writer(
+    sessions: SessionFactory,
+) -> AsyncIterator[Callable[[list[int]], GroupCommit]]:
+    """GroupCommit(sessions) that counts its batches in the list given; closed at the end."""
+    made: list[GroupCommit] = []
+
+    def make(batches: list[int]) -> GroupCommit:
+        made.append(GroupCommit(sessions, lambda: batches.append(1), contextlib.nullcontext()))
+        return made[-1]
+
+    yield make
+    for writer in made:
+        await writer.close()
 
 
 async def test_events_stored_together_share_one_commit_and_each_is_committed_on_return(
     sessions: SessionFactory,
+    make_writer: Callable[[list[int]], GroupCommit],
 ) -> None:
     batches: list[int] = []
-    writer = _writer(sessions, batches)
+    writer = make_writer(batches)
 
     async def store_and_look(key: str) -> tuple[bool, bool]:
         new = await writer.store(_row(key))
@@ -55,8 +69,9 @@ async def test_events_stored_together_share_one_commit_and_each_is_committed_on_
 
 async def test_a_key_seen_before_or_twice_in_one_batch_is_new_only_once(
     sessions: SessionFactory,
+    make_writer: Callable[[list[int]], GroupCommit],
 ) -> None:
-    writer = _writer(sessions, [])
+    writer = make_writer([])
     assert await writer.store(_row("msg:old")) is True
     answers = await asyncio.gather(
         *(writer.store(_row(key)) for key in ["msg:old", "msg:a", "msg:a", "msg:b"])
@@ -65,8 +80,10 @@ async def test_a_key_seen_before_or_twice_in_one_batch_is_new_only_once(
     assert await _keys(sessions) == {"msg:old", "msg:a", "msg:b"}
 
 
-async def test_one_bad_row_refuses_only_its_own_event(sessions: SessionFactory) -> None:
-    writer = _writer(sessions, [])
+async def test_one_bad_row_refuses_only_its_own_event(
+    sessions: SessionFactory, make_writer: Callable[[list[int]], GroupCommit]
+) -> None:
+    writer = make_writer([])
     rows = [_row("msg:1"), _row("msg:bad", event_name=None), _row("msg:2")]
     answers = await asyncio.gather(*(writer.store(row) for row in rows), return_exceptions=True)
     assert answers[0] is True and answers[2] is True
@@ -75,11 +92,13 @@ async def test_one_bad_row_refuses_only_its_own_event(sessions: SessionFactory) 
 
 
 async def test_a_database_that_cannot_be_reached_refuses_the_whole_batch_at_once(
-    sessions: SessionFactory, monkeypatch: pytest.MonkeyPatch
+    sessions: SessionFactory,
+    make_writer: Callable[[list[int]], GroupCommit],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from sqlalchemy.exc import OperationalError
 
-    writer = _writer(sessions, [])
+    writer = make_writer([])
     calls: list[int] = []
 
     async def unreachable(rows: list[dict[str, Any]]) -> set[str]:
