@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 import aiosqlite
 import psycopg
-from sqlalchemy import bindparam, text, update
+from sqlalchemy import JSON, bindparam, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import aliased
@@ -88,7 +88,16 @@ class Claimed(NamedTuple):
 
 _CLAIMED = (InboxEvent.id, InboxEvent.conversation, InboxEvent.event_name, InboxEvent.body)
 
-_SQLITE_CLAIM = select(*_CLAIMED).where(InboxEvent.status == "pending").order_by(col(InboxEvent.id))
+_SQLITE_CLAIM = (
+    select(*_CLAIMED)
+    .where(InboxEvent.status == "pending")
+    .order_by(col(InboxEvent.id))
+    .limit(bindparam("limit"))
+)
+_SQLITE_DONE = text(
+    "UPDATE inbox_events SET status = 'done', processed_at = :now"
+    " WHERE id IN (SELECT value FROM json_each(:ids))"
+).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("ids", type_=JSON()))
 
 _PG_DONE = text(
     "UPDATE inbox_events SET status = 'done', processed_at = :now WHERE id = ANY(:ids)"
@@ -540,13 +549,9 @@ class Inbox:
     async def _claim(self, db: AsyncSession) -> list[Claimed]:
         """The oldest pending events no other process holds, minus any that must wait for an
         earlier event of their conversation still under way in another process."""
-        if not self._sqlite:
-            return [
-                Claimed(*row) for row in await hot.execute(db, _PG_CLAIM, {"limit": BATCH_ROWS})
-            ]
         # SQLite: one writer, so nobody else holds a row and every pending event is free.
-        result = await db.exec(_SQLITE_CLAIM.limit(BATCH_ROWS))  # type: ignore[call-overload]
-        return [Claimed(*row) for row in result.all()]
+        claim = _SQLITE_CLAIM if self._sqlite else _PG_CLAIM
+        return [Claimed(*row) for row in await hot.execute(db, claim, {"limit": BATCH_ROWS})]
 
     async def _apply(self, db: AsyncSession, row: Claimed) -> tuple[str, str | None, str | None]:
         """(status, msg_id, error) of one claimed event, its effects added to the session."""
@@ -564,16 +569,15 @@ class Inbox:
         # for the rows among the session's loaded objects.
         now = self.deps.clock.now()
         done = [row.id for row, status, _, _ in outcomes if status == "done"]
-        if done and not self._sqlite:  # one statement text whatever the count: prepared once
-            await hot.execute(db, _PG_DONE, {"ids": done, "now": now})
-        connection = await db.connection()
+        if done:  # one statement text whatever the count: compiled (prepared) once
+            await hot.execute(
+                db, _SQLITE_DONE if self._sqlite else _PG_DONE, {"ids": done, "now": now}
+            )
         table = _INBOX
-        if done and self._sqlite:
-            finished = update(table).where(table.c.id.in_(done))
-            await connection.execute(finished.values(status="done", processed_at=now))
         for row, status, _, error in outcomes:
             if status != "done":
                 refused = update(table).where(table.c.id == row.id)
+                connection = await db.connection()
                 await connection.execute(
                     refused.values(status=status, error=error, processed_at=now)
                 )

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import hot
 from storage.models import (
     AuditEntry,
     CommandRun,
@@ -62,9 +63,8 @@ async def mark_member(
         member = await db.get(GroupMember, (group_id, user_id))
     if member is None:
         if present:  # a Core INSERT: no ORM object, no unit-of-work flush
-            connection = await db.connection()
             row = {"group_id": group_id, "user_id": user_id, "joined_at": now, "left_at": None}
-            await connection.execute(_INSERT_MEMBER, row)
+            await hot.execute(db, _INSERT_MEMBER, row)
         return
     if present and member.left_at is not None:
         member.joined_at, member.left_at = now, None
@@ -300,9 +300,7 @@ async def insert_message(db: AsyncSession, **values: Any) -> bool:
     unique), no ORM object. Pending ORM changes are flushed first, as a query would."""
     values.setdefault("attachments", [])
     await db.flush()
-    connection = await db.connection()
-    statement = _insert_message(connection.dialect.name)
-    return (await connection.execute(statement, values)).first() is not None
+    return bool(await hot.execute(db, _insert_message(db.bind.dialect.name), values))
 
 
 async def record_command(db: AsyncSession, *, run: CommandRun) -> None:

@@ -26,39 +26,54 @@ CUSTOMER2 = "2000000000000000002"
 
 
 @contextmanager
-def counting(bot: Any) -> Iterator[list[str]]:
-    """The statements sent to the database inside the block (transaction control left out):
-    those through SQLAlchemy and, on PostgreSQL, storage.hot's, which go to psycopg directly."""
+def counting(sqlite_connection: Any, engine: Any) -> Iterator[list[str]]:
+    """The statements sent to the database inside the block (transaction control left out),
+    storage.hot's included, which go to the driver directly: on SQLite every statement the
+    sqlite3 connection runs (its trace callback), on PostgreSQL those through SQLAlchemy and
+    those to psycopg's AsyncConnection.execute (only storage.hot calls it)."""
     statements: list[str] = []
 
-    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+    def seen(statement: str) -> None:
         first = statement.split(None, 1)[0].upper()
-        if first not in ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"):
+        if first not in ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA"):
             statements.append(" ".join(statement.split()))
 
-    execute = psycopg.AsyncConnection.execute  # only storage.hot calls it (SQLAlchemy: cursors)
+    if sqlite_connection is not None:
+        sqlite_connection.set_trace_callback(seen)
+        try:
+            yield statements
+        finally:
+            sqlite_connection.set_trace_callback(None)
+        return
+
+    def cursor_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen(statement)
+
+    execute = psycopg.AsyncConnection.execute
 
     async def hot_execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-        seen(None, None, str(query))
+        seen(str(query))
         return await execute(self, query, *args, **kwargs)
 
-    engine = bot.runtime.engine.sync_engine
-    sa_event.listen(engine, "before_cursor_execute", seen)
+    sa_event.listen(engine, "before_cursor_execute", cursor_execute)
     psycopg.AsyncConnection.execute = hot_execute  # type: ignore[method-assign]
     try:
         yield statements
     finally:
         psycopg.AsyncConnection.execute = execute  # type: ignore[method-assign]
-        sa_event.remove(engine, "before_cursor_execute", seen)
+        sa_event.remove(engine, "before_cursor_execute", cursor_execute)
 
 
 async def process(bot: Any, *messages: tuple[str, str]) -> list[list[str]]:
     """Process (text, sender) group messages in ONE transaction; the statements of each."""
     per_event = []
     async with bot.runtime.sessions() as db:
+        connection = await db.connection()
+        raw = (await connection.get_raw_connection()).dbapi_connection
+        sqlite_connection = raw._connection._conn if connection.dialect.name == "sqlite" else None
         for text, sender in messages:
             event = parse_event(bot.message(text, sender=sender))
-            with counting(bot) as statements:
+            with counting(sqlite_connection, bot.runtime.engine.sync_engine) as statements:
                 await process_event(db, event, bot.runtime.deps)
                 await db.flush()  # what the event left pending is its cost too
             per_event.append(statements)

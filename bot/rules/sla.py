@@ -161,15 +161,16 @@ async def _start(ctx: Context, group: Group, limit: timedelta) -> None:
     }
     detail = {"deadline": deadline.isoformat()}
     await ctx.db.flush()  # a clock closed earlier in this transaction is closed in the table
-    if ctx.db.bind.dialect.name == "postgresql":  # one round trip
+    dialect = ctx.db.bind.dialect.name
+    if dialect == "postgresql":  # one round trip
         await hot.execute(ctx.db, _open_clock_pg(), {**clock, "at": ctx.now, "detail": detail})
         return
-    connection = await ctx.db.connection()
-    result = await connection.execute(_insert_clock(connection.dialect.name), clock)
-    clock_id = result.scalar()
-    if clock_id is None:
+    inserted = await hot.execute(ctx.db, _insert_clock(dialect), clock)
+    if not inserted:
         return  # the group's clock is running already
-    await connection.execute(
+    [(clock_id,)] = inserted
+    await hot.execute(
+        ctx.db,
         _INSERT_EVENT,
         {
             "clock_id": clock_id,
@@ -234,9 +235,9 @@ async def _stop(ctx: Context, group: Group, clock: SlaClock | None = repo.UNREAD
             ctx.db, _close_clock_pg(), {"clock_id": clock.id, **closed, "detail": detail}
         )
     else:
-        connection = await ctx.db.connection()
-        await connection.execute(_CLOSE, {"clock_id": clock.id, **closed})
-        await connection.execute(
+        await hot.execute(ctx.db, _CLOSE, {"clock_id": clock.id, **closed})
+        await hot.execute(
+            ctx.db,
             _INSERT_EVENT,
             {
                 "clock_id": clock.id,
