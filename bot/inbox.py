@@ -56,9 +56,12 @@ BATCH_SECONDS = 0.025
 LINGER_SECONDS = 0.01  # see Inbox._lingering_pass
 CHANNEL = "inbox_events"  # PostgreSQL LISTEN/NOTIFY channel: "an event was stored"
 RELISTEN_SECONDS = 5.0
-# On SQLite a batch holds the write lock the webhook's inserts need: it commits after this
-# long, so an acknowledgement waits ~10 ms at most for processing.
-SQLITE_YIELD_SECONDS = 0.005
+# On SQLite a batch holds the write lock the webhook's inserts need (this process's, and any
+# other's on the same file): it commits after this long plus the event under way, so an
+# acknowledgement waits a few ms at most for processing. Shorter batches process less per
+# second (3 ms: one process fell behind at 500 events/s on the bench); longer ones made the
+# acknowledgements of two processes at 1,000/s wait over 25 ms (p99, 5 ms).
+SQLITE_YIELD_SECONDS = 0.004
 MAX_BATCH = 500  # rows per INSERT: 3,000 bound values, well under SQLite's limit
 # Acknowledgements first: while this process's webhook stores events in group commits of
 # GIVE_WAY_ROWS or more (a load its inserts barely keep up with; at a few hundred events a
