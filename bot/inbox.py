@@ -189,11 +189,6 @@ class GroupCommit:
         return await done
 
     @property
-    def waiting(self) -> bool:
-        """Rows are queued for the next INSERT."""
-        return bool(self._queue)
-
-    @property
     def _give_way_rows(self) -> int:
         return GIVE_WAY_ROWS if self._conninfo is not None else GIVE_WAY_ROWS_SQLITE
 
@@ -327,7 +322,8 @@ ON CONFLICT (dedupe_key) DO NOTHING
 RETURNING dedupe_key
 """
 # received_at as SQLAlchemy stores it on SQLite (naive UTC text), so the ORM reads it back
-_SQLITE_RECEIVED_AT = _INBOX.c.received_at.type.bind_processor(sqlite.dialect())
+_LITE = sqlite.dialect()
+_SQLITE_RECEIVED_AT = _INBOX.c.received_at.type.dialect_impl(_LITE).bind_processor(_LITE)
 
 
 def _sqlite_path(sessions: SessionFactory) -> str | None:
@@ -348,9 +344,8 @@ def _sqlite_rows(rows: list[dict[str, Any]]) -> list[Any]:
     """The parameters of _SQLITE_INSERT for `rows`, row after row."""
     values: list[Any] = []
     for row in rows:
-        received_at = _SQLITE_RECEIVED_AT(row["received_at"])
-        values += [row["dedupe_key"], row.get("conversation"), row["event_name"], row["body"]]
-        values.append(received_at)
+        values += (row["dedupe_key"], row.get("conversation"), row["event_name"], row["body"])
+        values.append(_SQLITE_RECEIVED_AT(row["received_at"]))
     return values
 
 
@@ -493,8 +488,8 @@ class Inbox:
         return done
 
     async def _give_way(self) -> None:
-        """Wait while this process's webhook is storing events faster than it answers them
-        (see GIVE_WAY_ROWS), at most GIVE_WAY_SECONDS."""
+        """Wait while this process's webhook is busy storing events (see GIVE_WAY_ROWS), at
+        most GIVE_WAY_SECONDS."""
         if not self._writer.pressed:
             return
         deadline = time.monotonic() + GIVE_WAY_SECONDS

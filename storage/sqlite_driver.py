@@ -45,7 +45,7 @@ BUSY_TIMEOUT_MS = 10_000
 BEGIN_RETRY_SECONDS = 0.0005
 
 
-def begin_immediate(conn: sqlite3.Connection, operation: str = "BEGIN IMMEDIATE") -> None:
+def begin_immediate(conn: sqlite3.Connection) -> None:
     """BEGIN IMMEDIATE, retried every BEGIN_RETRY_SECONDS while another connection holds the
     write lock, for up to the connection's busy_timeout (then SQLite's "database is locked",
     as before). Blocks: run it on the connection's own thread."""
@@ -55,7 +55,7 @@ def begin_immediate(conn: sqlite3.Connection, operation: str = "BEGIN IMMEDIATE"
     try:
         while True:
             try:
-                conn.execute(operation)
+                conn.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
                 if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
@@ -68,7 +68,7 @@ def begin_immediate(conn: sqlite3.Connection, operation: str = "BEGIN IMMEDIATE"
 def _run(conn: sqlite3.Connection, operation: Any, parameters: Any, many: bool) -> _Result:
     """Runs on aiosqlite's thread: the whole statement, start to finish."""
     if operation == "BEGIN IMMEDIATE":
-        begin_immediate(conn, operation)
+        begin_immediate(conn)
         return None, -1, None, None
     cursor = conn.cursor()
     try:

@@ -4,6 +4,7 @@ results and errors as with its stock aiosqlite dialect."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -199,3 +200,40 @@ async def test_write_sessions_take_the_write_lock_and_read_sessions_do_not(
     async with make_read_sessions(engine)() as reader:
         await (await reader.connection()).execute(select(items.c.id))
         try_to_write()  # a reader's deferred BEGIN does not block writers
+
+
+def _locked_pair(path: Path, busy_ms: int) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+    """Two connections to one WAL database: the first holds the write lock."""
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("CREATE TABLE t (x)")
+    waiter = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    waiter.execute(f"PRAGMA busy_timeout={busy_ms}")
+    holder.execute("BEGIN IMMEDIATE")
+    return holder, waiter
+
+
+async def test_begin_immediate_waits_for_the_write_lock(tmp_path: Path) -> None:
+    holder, waiter = _locked_pair(tmp_path / "lock.db", 10_000)
+    try:
+        waiting = asyncio.ensure_future(asyncio.to_thread(sqlite_driver.begin_immediate, waiter))
+        await asyncio.sleep(0)
+        holder.execute("ROLLBACK")
+        await waiting
+        assert waiter.in_transaction
+        assert waiter.execute("PRAGMA busy_timeout").fetchone() == (10_000,)
+    finally:
+        holder.close()
+        waiter.close()
+
+
+def test_begin_immediate_gives_up_after_the_busy_timeout(tmp_path: Path) -> None:
+    holder, waiter = _locked_pair(tmp_path / "lock.db", 20)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            sqlite_driver.begin_immediate(waiter)
+        assert not waiter.in_transaction
+        assert waiter.execute("PRAGMA busy_timeout").fetchone() == (20,)
+    finally:
+        holder.close()
+        waiter.close()
