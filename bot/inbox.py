@@ -563,8 +563,8 @@ class Inbox:
     async def _mark(
         self, db: AsyncSession, outcomes: list[tuple[Claimed, str, str | None, str | None]]
     ) -> None:
-        # Core statements on the session's connection: an ORM-enabled UPDATE would first look
-        # for the rows among the session's loaded objects.
+        # Core statements, not ORM-enabled UPDATEs, which would first look for the rows among
+        # the session's loaded objects; the common one, the done-mark, is a hot statement.
         now = self.deps.clock.now()
         done = [row.id for row, status, _, _ in outcomes if status == "done"]
         if done:  # one statement text whatever the count: compiled (prepared) once

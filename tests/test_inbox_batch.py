@@ -99,8 +99,23 @@ async def test_a_claim_that_was_not_full_ends_the_pass(
     assert await _notes(bot) == [f"ghi chú {n}" for n in range(6)]
 
 
-async def _held_inserts(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
-    """The webhook's next group commit waits for the returned event before it inserts."""
+async def _until(condition: Any) -> None:
+    for _ in range(1000):  # turns of the event loop, not time
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("never happened")
+
+
+async def _webhook_pressed(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> tuple[asyncio.Event, asyncio.Task[Any]]:
+    """Two events stored, then a third whose group commit is held (one row is pressure
+    here) until the returned event is set; the task is that third webhook call."""
+    for text in NOTES[:2]:
+        await bot.post(bot.message(text), drain=False)
+    monkeypatch.setattr(inbox, "GIVE_WAY_ROWS", 1)
+    monkeypatch.setattr(inbox, "GIVE_WAY_ROWS_SQLITE", 1)
     writer = bot.runtime.inbox._writer
     release = asyncio.Event()
     real = writer._insert
@@ -110,15 +125,9 @@ async def _held_inserts(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> asyncio.Ev
         return await real(rows)
 
     monkeypatch.setattr(writer, "_insert", held)
-    return release
-
-
-async def _until(condition: Any) -> None:
-    for _ in range(1000):  # turns of the event loop, not time
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("never happened")
+    acknowledged = asyncio.create_task(bot.post(bot.message(NOTES[2]), drain=False))
+    await _until(lambda: writer.pressed)
+    return release, acknowledged
 
 
 async def test_processing_gives_way_while_the_webhook_is_busy_storing(
@@ -126,14 +135,7 @@ async def test_processing_gives_way_while_the_webhook_is_busy_storing(
 ) -> None:
     """Acknowledgements first: while the webhook's group commit holds GIVE_WAY_ROWS events,
     the worker takes no batch; once they are stored, it processes everything, in order."""
-    for text in NOTES[:2]:
-        await bot.post(bot.message(text), drain=False)
-    monkeypatch.setattr(inbox, "GIVE_WAY_ROWS", 1)
-    monkeypatch.setattr(inbox, "GIVE_WAY_ROWS_SQLITE", 1)
-    release = await _held_inserts(bot, monkeypatch)
-    writer = bot.runtime.inbox._writer
-    acknowledged = asyncio.create_task(bot.post(bot.message(NOTES[2]), drain=False))
-    await _until(lambda: writer.pressed)
+    release, acknowledged = await _webhook_pressed(bot, monkeypatch)
     worker = asyncio.create_task(bot.runtime.inbox.process_pending())
     for _ in range(200):
         await asyncio.sleep(0)
@@ -150,17 +152,10 @@ async def test_processing_never_stops_altogether_under_pressure(
     bot: Bot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """GIVE_WAY_SECONDS bounds each wait: a burst that never ends still gets processed."""
-    for text in NOTES[:2]:
-        await bot.post(bot.message(text), drain=False)
-    monkeypatch.setattr(inbox, "GIVE_WAY_ROWS", 1)
-    monkeypatch.setattr(inbox, "GIVE_WAY_ROWS_SQLITE", 1)
     monkeypatch.setattr(inbox, "GIVE_WAY_SECONDS", 0.0)
-    release = await _held_inserts(bot, monkeypatch)
-    writer = bot.runtime.inbox._writer
-    acknowledged = asyncio.create_task(bot.post(bot.message(NOTES[2]), drain=False))
-    await _until(lambda: writer.pressed)
+    release, acknowledged = await _webhook_pressed(bot, monkeypatch)
     assert await bot.runtime.inbox.process_pending() == 2  # while the insert is still held
-    assert writer.pressed
+    assert bot.runtime.inbox._writer.pressed
     release.set()
     assert (await acknowledged).status == 200
     assert await bot.runtime.inbox.process_pending() == 1
