@@ -39,6 +39,10 @@ class ParseError(ValueError):
 
 
 MAX_AMOUNT = 10**15
+# Characters a reader looks at: an amount, a date or a time is a few words; free text is
+# searched for an amount in its beginning only. Bounds the work any typed text can cause.
+MAX_TYPED = 80
+MAX_SCANNED = 1000
 
 
 # ---------------------------------------------------------------- amounts
@@ -99,9 +103,11 @@ def _amount_value(match: re.Match[str]) -> int:
 
 def parse_amount(text: str) -> int:
     """'50tr' -> 50_000_000, '1,5 tỷ' -> 1_500_000_000, '50.000.000đ' -> 50_000_000."""
-    match = _AMOUNT.fullmatch(_fold_each(unicodedata.normalize("NFC", text)).strip())
+    match = None
+    if len(text) <= MAX_TYPED:
+        match = _AMOUNT.fullmatch(_fold_each(unicodedata.normalize("NFC", text)).strip())
     if not match:
-        raise ParseError(f"Không đọc được số tiền “{text}”. Ví dụ: 50tr, 1,5 tỷ, 500k, 50.000.000")
+        raise ParseError(f"Không đọc được số tiền “{text[:MAX_TYPED]}”. Ví dụ: 50tr, 1,5 tỷ, 500k, 50.000.000")
     return _amount_value(match)
 
 
@@ -111,7 +117,7 @@ def find_amount(text: str) -> tuple[int, str] | None:
     A leading "/command" word is dropped from the rest. If the first amount-looking token is
     invalid (e.g. "0tr"), the answer is None: a later number is never guessed instead.
     """
-    text = unicodedata.normalize("NFC", text)
+    text = unicodedata.normalize("NFC", text[:MAX_SCANNED])
     if command := _COMMAND.match(text):
         text = text[command.end() :]
     match = _AMOUNT.search(_fold_each(text))
@@ -163,8 +169,15 @@ def _weekday(match: re.Match[str], today: date, text: str) -> date:
     return today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1)
 
 
+def _short(text: str, example: str) -> None:
+    """Refuse text longer than any date or time, before any pattern runs on it."""
+    if len(text) > MAX_TYPED:
+        raise ParseError(f"Dài quá, không phải ngày giờ. Ví dụ: {example}")
+
+
 def parse_date(text: str, today: date) -> date:
     """'30/11', '2026-11-30', 'mai', 'thứ 2', 't2 tuần sau', '3 ngày nữa' -> a date."""
+    _short(text, "30/11, mai, thứ 2")
     folded = " ".join(fold(text).split())
     if folded in _RELATIVE:
         return today + timedelta(days=_RELATIVE[folded])
@@ -209,6 +222,7 @@ def _time_value(match: re.Match[str], text: str) -> time:
 
 def parse_time(text: str) -> time:
     """'14h30', '9 giờ 15', '2h chiều' (14:00), '7h tối' (19:00) -> a time."""
+    _short(text, "14h30, 9h sáng, 2h chiều")
     match = _TIME.fullmatch(" ".join(fold(text).split()))
     if not match:
         raise ParseError(f"Không đọc được giờ “{text}”. Ví dụ: 14h30, 9h sáng, 2h chiều")
@@ -221,6 +235,7 @@ def parse_when(text: str, now: datetime, default_time: time = time(8, 0)) -> dat
     Missing date -> now's date (even if the time has passed); missing time -> default_time.
     The result carries now's tzinfo, so pass `now` in local (Vietnam) time.
     """
+    _short(text, "mai 9h, 14h30 30/11")
     folded = " ".join(fold(text).split())
     match = _TIME.search(folded)
     if match is None:

@@ -38,7 +38,10 @@ DAY_NAMES: Mapping[str, int] = MappingProxyType(
         "cn": 6,
     }
 )
-_DURATION = re.compile(r"(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?")
+# Each part at most 7 digits and the whole at most MAX_DURATION: a typed "/sla 99999999999999h"
+# is a usage error, not an OverflowError (issue #15).
+_DURATION = re.compile(r"(?:(\d{1,7})\s*h)?\s*(?:(\d{1,7})\s*m)?\s*(?:(\d{1,7})\s*s)?")
+MAX_DURATION = timedelta(days=366)
 _TIME = re.compile(r"(\d{1,2}):(\d{2})")
 _GROUP = re.compile(r"(?P<days>[a-z].*?)\s+(?P<periods>\d.*)")
 
@@ -51,7 +54,9 @@ class WorktimeError(ValueError):
 def parse_duration(text: str) -> timedelta:
     """Parse "15m", "90s", "2h", "1h30m" or bare minutes ("45") into a positive timedelta."""
     raw = text.strip().lower()
-    if raw.isdecimal():
+    if len(raw) > 40:
+        raise WorktimeError(f"bad duration {text[:40]!r}…: use e.g. 15m, 90s, 2h, 1h30m or 45")
+    if raw.isdecimal() and len(raw) <= 7:
         result = timedelta(minutes=int(raw))
     else:
         match = _DURATION.fullmatch(raw)
@@ -61,6 +66,8 @@ def parse_duration(text: str) -> timedelta:
         result = timedelta(hours=h, minutes=m, seconds=s)
     if result <= timedelta(0):
         raise WorktimeError(f"duration must be positive, got {text!r}")
+    if result > MAX_DURATION:
+        raise WorktimeError(f"duration {text!r} is longer than a year")
     return result
 
 

@@ -13,9 +13,10 @@ DEFAULT_LINES, MAX_LINES = 10, 50
 def parse_history(raw: str) -> int:
     if not raw.strip():
         return DEFAULT_LINES
-    if not raw.strip().isdecimal() or not 1 <= int(raw) <= MAX_LINES:
+    digits = raw.strip()
+    if not digits.isdecimal() or len(digits) > 3 or not 1 <= int(digits) <= MAX_LINES:
         raise UsageError(f"số dòng phải từ 1 đến {MAX_LINES}")
-    return int(raw)
+    return int(digits)
 
 
 @command("history", aliases=("lichsu",), parse=parse_history)

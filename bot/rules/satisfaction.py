@@ -58,10 +58,15 @@ CLAIM_JOB = "rating.ask"
 _STARS = "⭐★🌟✨"
 _LEAD = r"(?:(?:da|vang|minh|em|e|toi|anh|a|chi|c|ben)\s+)*(?:(?:xin\s+)?(?:cho|cham)\s+)?"
 _SCORE = r"(?:diem\s*(?P<a>[1-5])|(?P<b>[1-5])\s*(?:/\s*5|\*+|sao|diem)?)"
-_TAIL = r"(?:\s+(?:a|nhe|nha|nhen|ak|ha|em|ban|nhe em|a em))*[\s.!]*"
+# Each repetition is one whole word ("a em" is "a" then "em"), and no word is a prefix of
+# another followed by a space: one way to read any tail, so matching is linear, never
+# exponential (a tail of alternatives that overlapped froze the process, issue #15).
+_TAIL = r"(?:\s+(?:a|nhe|nha|nhen|ak|ha|em|ban)\b)*+[\s.!]*"
 _BARE = re.compile(rf"^{_LEAD}{_SCORE}{_TAIL}$")
 _MARKED = re.compile(r"\bdiem\s*([1-5])\b|\b([1-5])\s*(?:/\s*5\b|\*|sao\b|diem\b)")
 _NUMBER = re.compile(r"\b\d+\b")
+MAX_BARE = 60  # characters: a bare score is a few words; anything longer is chat
+MAX_REPLY = 500  # characters of a reply to the request that are searched for a score
 
 
 def _normal(text: str) -> str:
@@ -83,6 +88,8 @@ def read_score(text: str | None) -> int | None:
     if not text:
         return None
     text = unicodedata.normalize("NFC", text).replace("\ufe0f", "").strip()
+    if len(text) > MAX_BARE:
+        return None
     if (stars := _stars(text)) is not None:
         return stars
     match = _BARE.match(_normal(text.translate({ord(ch): "*" for ch in _STARS})))
@@ -93,7 +100,7 @@ def find_score(text: str | None) -> int | None:
     """The score in a reply to the request: a bare score, else the one marked or lone 1-5."""
     if (score := read_score(text)) is not None or not text:
         return score
-    folded = _normal(text.translate({ord(ch): "*" for ch in _STARS}))
+    folded = _normal(text[:MAX_REPLY].translate({ord(ch): "*" for ch in _STARS}))
     marked = {int(a or b) for a, b in _MARKED.findall(folded)}
     if len(marked) == 1:
         return marked.pop()
