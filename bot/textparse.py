@@ -107,7 +107,9 @@ def parse_amount(text: str) -> int:
     if len(text) <= MAX_TYPED:
         match = _AMOUNT.fullmatch(_fold_each(unicodedata.normalize("NFC", text)).strip())
     if not match:
-        raise ParseError(f"Không đọc được số tiền “{text[:MAX_TYPED]}”. Ví dụ: 50tr, 1,5 tỷ, 500k, 50.000.000")
+        raise ParseError(
+            f"Không đọc được số tiền “{text[:MAX_TYPED]}”. Ví dụ: 50tr, 1,5 tỷ, 500k, 50.000.000"
+        )
     return _amount_value(match)
 
 
