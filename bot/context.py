@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,10 @@ from storage.repo import UNREAD
 if TYPE_CHECKING:
     from bot.calendars import Calendars
     from bot.render import Renderer
+
+
+class EventTooSlow(TimeoutError):
+    """Processing an event took longer than EVENT_TIME_BUDGET: it is rolled back and retried."""
 
 
 @dataclass
@@ -37,6 +42,13 @@ class Context:
     rating_answered: bool = False
     # What a rule worked out about this event, for a later rule (or itself) to reuse.
     memo: dict[str, Any] = field(default_factory=dict, repr=False)
+    # time.monotonic() past which processing this event gives up (EVENT_TIME_BUDGET)
+    deadline: float | None = None
+
+    def check_budget(self, step: str) -> None:
+        """Raise EventTooSlow when this event has used up its time budget (between steps)."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise EventTooSlow(f"over EVENT_TIME_BUDGET after {step}")
 
     @property
     def role(self) -> str | None:

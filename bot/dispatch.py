@@ -49,9 +49,17 @@ class Deps:
 
 
 async def process_event(
-    db: AsyncSession, event: ZaloEvent, deps: Deps, *, inbox_id: int | None = None
+    db: AsyncSession,
+    event: ZaloEvent,
+    deps: Deps,
+    *,
+    inbox_id: int | None = None,
+    deadline: float | None = None,
 ) -> list[Intent]:
-    """Apply one event to the database and queue the bot's answers; returns the intents."""
+    """Apply one event to the database and queue the bot's answers; returns the intents.
+
+    `deadline` (time.monotonic()): checked between the steps; past it EventTooSlow is raised.
+    """
     now = deps.clock.now()
     group, created, member, clock = None, False, repo.UNREAD, repo.UNREAD
     recorded = False
@@ -79,10 +87,12 @@ async def process_event(
         calendars=deps.calendars,
         group_is_new=created,
         sla_clock=clock,
+        deadline=deadline,
     )
     await record(ctx, sender_member=member, recorded=recorded)
     intents = await rules.fan_out(ctx)
     intents += await run_command(ctx)
+    ctx.check_budget("the command")
     await enqueue(
         db, intents, renderer=deps.renderer, locale=ctx.locale, now=now, source_event_id=inbox_id
     )

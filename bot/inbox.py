@@ -33,19 +33,23 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.context import EventTooSlow
 from bot.dispatch import Deps, process_event
-from bot.events import EventError, clean_text, load_body, parse_event
+from bot.events import EventError, ZaloEvent, clean_text, load_body, parse_event
 from bot.metrics import Metrics
+from bot.outbox import enqueue
+from bot.rules.common import alert_heads, ids_with_role
 from bot.worker import run_forever, stop_after_pass
 from storage import db as storage_db
-from storage import hot, sqlite_driver
+from storage import hot, repo, sqlite_driver
 from storage.db import SessionFactory
 from storage.models import InboxEvent
 from storage.types import UTCDateTime
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = 3  # an event that fails (raises, or runs over EVENT_TIME_BUDGET) this often
+# is set aside as "failed", reported once to the admins, and the events behind it go on.
 # Events claimed by one transaction: about what a batch gets through in BATCH_SECONDS. A claim
 # locks and reads every row it takes; with 50, a batch cut short released most of them again
 # and processing under a backlog was ~30 % slower (PostgreSQL, 2 cores).
@@ -396,9 +400,20 @@ class Inbox:
         turns = asyncio.Lock() if self._sqlite else contextlib.nullcontext()
         self._turns: AbstractAsyncContextManager[Any] = turns
         self._writer = GroupCommit(sessions, self._wake.set, turns)
+        self._budget = deps.settings.duration("event_time_budget").total_seconds()
+        # Right after a start the oldest pending events may be the ones that were under way
+        # when the process died (a kill, or an event that froze it): they are processed one
+        # at a time with the attempt counted first, so one that kills the process every time
+        # is set aside after MAX_ATTEMPTS starts instead of stopping the service for good.
+        self._recovering = True
+        self._started = deps.clock.now()
 
     async def close(self) -> None:
         await self._writer.close()
+
+    def wake(self) -> None:
+        """Look for pending events now (one was put back in line)."""
+        self._wake.set()
 
     async def store(
         self,
@@ -476,6 +491,8 @@ class Inbox:
         # are the way to more cores.
         done, more = 0, True
         async with self._lock:
+            if self._recovering:
+                done += await self._recover()
             # Events stored while a batch ran (the wake-up is set) go next, at once: lingering
             # is for a worker woken from idle.
             while (more or self._wake.is_set()) and not self._stop.is_set():
@@ -557,8 +574,51 @@ class Inbox:
             event = parse_event(load_body(row.body.encode("utf-8")))
         except EventError as exc:
             return "invalid", None, str(exc)
-        await process_event(db, event, self.deps, inbox_id=row.id)
+        await self._within_budget(db, event, row.id)
         return "done", event.msg_id, None
+
+    async def _within_budget(self, db: AsyncSession, event: ZaloEvent, inbox_id: int) -> None:
+        """process_event, given up after EVENT_TIME_BUDGET: checked between its steps, and a
+        watchdog (a timeout) cancels a step that waits longer than that."""
+        deadline = time.monotonic() + self._budget
+        try:
+            async with asyncio.timeout(self._budget):
+                await process_event(db, event, self.deps, inbox_id=inbox_id, deadline=deadline)
+        except TimeoutError as exc:
+            raise EventTooSlow(f"over EVENT_TIME_BUDGET ({self._budget:g} s)") from exc
+
+    async def _recover(self) -> int:
+        """After a start: the oldest events left pending before it, one at a time, each attempt
+        counted before it runs (see _recovering)."""
+        async with self.sessions() as db:
+            query = select(InboxEvent.id).where(
+                InboxEvent.status == "pending", col(InboxEvent.received_at) < self._started
+            )
+            ids = (await db.exec(query.order_by(col(InboxEvent.id)).limit(BATCH_ROWS))).all()
+        done = 0
+        for inbox_id in ids:
+            if self._stop.is_set():
+                break
+            done += await self._process_one(inbox_id, count_first=True)
+        self._recovering = False
+        return done
+
+    async def _count_start(self, inbox_id: int) -> bool:
+        """Count one more attempt of a pending event before it runs; False (and the event set
+        aside as failed) when it has had MAX_ATTEMPTS already."""
+        async with self._turn(), self.sessions() as db:
+            row = await db.get(InboxEvent, inbox_id)
+            if row is None or row.status != "pending":
+                return True  # done meanwhile: the claim finds nothing
+            if row.attempts >= MAX_ATTEMPTS:
+                error = row.error or "the process stopped while processing it"
+                await self._set_aside(db, row, error)
+                await db.commit()
+                return False
+            row.attempts += 1
+            db.add(row)
+            await db.commit()
+            return True
 
     async def _mark(
         self, db: AsyncSession, outcomes: list[tuple[Claimed, str, str | None, str | None]]
@@ -580,8 +640,13 @@ class Inbox:
                     refused.values(status=status, error=error, processed_at=now)
                 )
 
-    async def _process_one(self, inbox_id: int) -> bool:
-        """Process one event; False when another process has it or it must wait its turn."""
+    async def _process_one(self, inbox_id: int, *, count_first: bool = False) -> bool:
+        """Process one event; False when another process has it or it must wait its turn.
+
+        `count_first`: its attempt is counted (and committed) before it runs (_recover)."""
+        if count_first and not await self._count_start(inbox_id):
+            self._processed(inbox_id, None, None, "failed", "too many attempts")
+            return True
         name: str | None = None
         msg_id: str | None = None
         status, error = "done", None
@@ -608,14 +673,14 @@ class Inbox:
                     row.status, row.error = status, error
                 else:
                     msg_id = event.msg_id  # known to the failure's log line too
-                    await process_event(db, event, self.deps, inbox_id=inbox_id)
+                    await self._within_budget(db, event, inbox_id)
                     row.status = "done"
                 row.processed_at = self.deps.clock.now()
                 db.add(row)
                 await db.commit()
         except Exception as exc:
             log.exception("inbox %s failed", inbox_id)
-            outcome = await self._record_failure(inbox_id, exc)
+            outcome = await self._record_failure(inbox_id, exc, counted=count_first)
             self._processed(inbox_id, name, msg_id, outcome, type(exc).__name__)
             return True
         self._processed(inbox_id, name, msg_id, status, error)
@@ -640,19 +705,35 @@ class Inbox:
         else:
             log.warning("%s", line)
 
-    async def _record_failure(self, inbox_id: int, exc: Exception) -> str:
-        """Count the attempt; "failed" once MAX_ATTEMPTS is reached, else "retry"."""
+    async def _record_failure(self, inbox_id: int, exc: Exception, *, counted: bool) -> str:
+        """Count the attempt (unless `counted` before it ran); "failed" once MAX_ATTEMPTS is
+        reached, else "retry"."""
         async with self._turn(), self.sessions() as db:
             row = await db.get(InboxEvent, inbox_id)
             if row is None:
                 return "retry"
-            row.attempts += 1
+            row.attempts += 0 if counted else 1
             row.error = f"{type(exc).__name__}: {exc}"[:1000]
             if row.attempts >= MAX_ATTEMPTS:
-                row.status = "failed"
+                await self._set_aside(db, row, row.error)
             db.add(row)
             await db.commit()
             return "failed" if row.status == "failed" else "retry"
+
+    async def _set_aside(self, db: AsyncSession, row: InboxEvent, error: str) -> None:
+        """Mark the event failed and tell the admins once (alert group, else 1:1), in the
+        caller's transaction; the dashboard lists it with a retry button."""
+        now = self.deps.clock.now()
+        row.status, row.error, row.processed_at = "failed", error[:1000], now
+        db.add(row)
+        await repo.audit(
+            db, at=now, actor_id="bot", action="inbox.failed", inbox_id=row.id, error=error[:300]
+        )
+        admins = await ids_with_role(db, "admin") or await ids_with_role(db, "sales_head")
+        context = {"inbox_id": row.id, "event_name": row.event_name, "error": error[:200]}
+        notices = alert_heads(self.deps.settings, admins, "event_failed", context)
+        renderer, locale = self.deps.renderer, self.deps.settings.locale
+        await enqueue(db, notices, renderer=renderer, locale=locale, now=now)
 
 
 # An earlier event of the same conversation still pending goes first: with several processes
@@ -668,3 +749,9 @@ _EARLIER_PENDING = (
     )
     .exists()
 )
+
+
+if __name__ == "__main__":  # python -m bot.inbox list | retry <id>
+    from bot.inbox_admin import main
+
+    raise SystemExit(main())

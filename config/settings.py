@@ -214,6 +214,7 @@ class Settings:
     session_ttl: str = _setting("12h", _duration)
     login_link_ttl: str = _setting("15m", _duration)
     process_role: str = _setting("all", _process_role)
+    event_time_budget: str = _setting("5s", _duration)
 
     @property
     def local_mode(self) -> bool:

@@ -462,6 +462,7 @@ SAMPLES = {
             "satisfaction": None,
         },
     },
+    "event_failed": {"inbox_id": 7, "event_name": "user_send_group_text", "error": "boom"},
     "delivery_failed": {
         "target_kind": "group",
         "target_id": "g",

@@ -59,6 +59,7 @@ async def fan_out(ctx: Context) -> list[Intent]:
     for rule in RULES:
         if hasattr(rule, "on_event"):
             intents += await rule.on_event(ctx)
+            ctx.check_budget(rule.__name__)
     return intents
 
 

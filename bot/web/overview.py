@@ -6,7 +6,8 @@ from datetime import UTC, datetime, time, timedelta
 
 from aiohttp import web
 
-from bot.web.core import Viewer, page, render, runtime_of
+from bot import inbox_admin
+from bot.web.core import Viewer, check_csrf, page, render, runtime_of
 from bot.web.display import labeler, namer
 from bot.web.queries import staff_by_id
 from bot.web.queries_care import care_due
@@ -36,6 +37,8 @@ async def overview(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             "incidents": await open_incidents(db, viewer),
             "care": await care_due(db, viewer, today, runtime.settings.care_mode),
             "who": namer(await staff_by_id(db)),
+            # events set aside as failed (bot/inbox.py): admins see them and can retry each
+            "failed": await inbox_admin.failed_events(db) if viewer.is_admin else [],
         }
     return render(
         request,
@@ -47,6 +50,25 @@ async def overview(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     )
 
 
+@page(roles=frozenset({"admin"}))
+async def retry_event(request: web.Request, viewer: Viewer) -> web.StreamResponse:
+    """An admin puts a failed event back in line (after the fix), then sees the overview."""
+    check_csrf(request, await request.post())
+    runtime = runtime_of(request)
+    raw = request.match_info["inbox_id"]
+    if not raw.isdecimal() or len(raw) > 12:
+        raise web.HTTPNotFound()
+    async with runtime.sessions() as db:
+        done = await inbox_admin.retry(
+            db, inbox_id=int(raw), now=runtime.clock.now(), actor_id=viewer.user_id
+        )
+        await db.commit()
+    if done:
+        runtime.inbox.wake()
+    return web.Response(status=303, headers={"Location": "/dashboard#failed-events"})
+
+
 def setup(app: web.Application) -> None:
     """Add this part's routes."""
     app.router.add_get("/dashboard", overview)
+    app.router.add_post("/dashboard/events/{inbox_id}/retry", retry_event)
