@@ -2,9 +2,10 @@
 
 A customer's "5" followed by " a em" twenty-five times (and a sign the reader does not expect)
 froze the process for seconds (the rating reader backtracked exponentially), and again after
-every restart, since the event is stored before it is processed. Here a real `python webhook.py` gets that message; meanwhile /healthz
-and another group's message are answered at once, and the same holds after a kill -9 and a
-restart with the message possibly still pending. Every event is processed exactly once.
+every restart, since the event is stored before it is processed. Here a real
+`python webhook.py` gets that message; meanwhile /healthz and another group's message are
+answered at once, and the same holds after a kill -9 and a restart with the message possibly
+still pending. Every event is processed exactly once.
 """
 
 from __future__ import annotations
