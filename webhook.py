@@ -31,8 +31,11 @@ from bot.events import (
     load_body,
     verify_signature,
 )
+from bot.logsafe import QuietLog, loggable, redact_target
 from bot.orders import ProductDataError, read_products_csv
 from bot.runtime import build_runtime
+from bot.web.hosts import host_guard
+from bot.web.sim_events import SIM_STATE
 from config.settings import Settings, SettingsError, load_settings
 from storage.staff_file import StaffFileError, read_staff_file
 
@@ -50,7 +53,6 @@ class RateLimiter:
         self.capacity = float(per_second)  # a burst of one second's worth
         self.monotonic = monotonic
         self._buckets: dict[str, tuple[float, float]] = {}  # source -> (tokens, at)
-        self._warned_at: float | None = None
 
     def check(self, source: str) -> float:
         """Take one token for `source`: 0 when allowed, else the seconds to wait."""
@@ -66,14 +68,6 @@ class RateLimiter:
         self._buckets[source] = (tokens, now)
         return (1 - tokens) / self.rate
 
-    def should_warn(self, every: float = 60.0) -> bool:
-        """True at most once per `every` seconds: a flood must not become a log flood."""
-        now = self.monotonic()
-        if self._warned_at is not None and now - self._warned_at < every:
-            return False
-        self._warned_at = now
-        return True
-
     def _forget_idle(self, now: float) -> None:
         if len(self._buckets) <= self.MAX_SOURCES:
             return
@@ -86,16 +80,27 @@ RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 # this long, and Zalo redelivers; if the row landed after all, the redelivery finds its key
 # and is answered as a duplicate, so nothing is lost or done twice.
 ACK_DEADLINE = web.AppKey("ack_deadline_seconds", float)
+REFUSALS = web.AppKey("refusals_log", QuietLog)  # refused traffic: a line a minute per kind
 WEBHOOK_PATH = "/zalo/webhook"
 
 
 class AccessLogger(web_log.AccessLogger):
-    """aiohttp's access log, less the webhook's 200s: formatting a line per event cost as much
-    as storing the event, and each stored event gets its own line when it is processed."""
+    """aiohttp's access log, less the webhook's 200s (formatting a line per event cost as much
+    as storing the event, and each stored event gets its own line when it is processed), and
+    with secrets taken out: a sign-in link's token, secrets in query strings, and the same in
+    the Referer header (bot/logsafe.py)."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         if response.status == 200 and request.path == WEBHOOK_PATH:
             return
+        target = redact_target(request.raw_path)
+        referer = request.headers.get("Referer")
+        shown_referer = redact_target(referer) if referer else None
+        if target != request.raw_path or shown_referer != referer:
+            headers = request.headers.copy()
+            if shown_referer is not None:
+                headers["Referer"] = shown_referer
+            request = request.clone(rel_url=target, headers=headers)
         super().log(request, response, time)
 
 
@@ -123,8 +128,7 @@ async def zalo_webhook(request: web.Request) -> web.Response:
     wait = limiter.check(source)
     if wait:
         count(WEBHOOK_EVENTS, "rate_limited")
-        if limiter.should_warn():  # the counter has the exact number
-            log.warning("rate limited %s (WEBHOOK_RATE_LIMIT)", source)
+        request.app[REFUSALS].warning("rate", "rate limited %s (WEBHOOK_RATE_LIMIT)", source)
         response = _answer(429, "too many events from this address, retry later")
         response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
         return response
@@ -143,9 +147,10 @@ async def zalo_webhook(request: web.Request) -> web.Response:
         signature, settings.signing_app_id, raw, str(timestamp), settings.signing_secret
     ):
         count(WEBHOOK_EVENTS, "rejected_signature")
-        log.warning(
+        request.app[REFUSALS].warning(
+            "signature",
             "rejected %s from %s: %s signature",
-            name,
+            loggable(name),
             source,
             "missing" if not signature else "wrong",
         )
@@ -156,11 +161,12 @@ async def zalo_webhook(request: web.Request) -> web.Response:
         age = runtime.clock.now() - sent_at
         if abs(age) > window:
             count(WEBHOOK_EVENTS, "replayed")
-            log.warning(
+            request.app[REFUSALS].warning(
+                "replay",
                 "refused %s from %s: timestamp %s is %s from now, outside WEBHOOK_REPLAY_WINDOW=%s",
-                name,
+                loggable(name),
                 source,
-                timestamp,
+                loggable(timestamp),
                 age,
                 settings.webhook_replay_window,
             )
@@ -174,13 +180,12 @@ async def zalo_webhook(request: web.Request) -> web.Response:
                 now=runtime.clock.now(),
                 conversation=conversation_key(body),
             )
-    except TimeoutError:
+    except Exception as exc:  # the database is slow or down: one line a minute, no traceback
         count(WEBHOOK_EVENTS, "unavailable")
-        log.warning("storing %s took too long; asking Zalo to redeliver", name)
-        return _answer(503, "temporarily unavailable, please retry")
-    except Exception:
-        count(WEBHOOK_EVENTS, "unavailable")
-        log.exception("could not store %s; asking Zalo to redeliver", name)
+        reason = "took too long" if isinstance(exc, TimeoutError) else loggable(exc, 200)
+        request.app[REFUSALS].warning(
+            "store", "could not store %s (%s); asking Zalo to redeliver", loggable(name), reason
+        )
         return _answer(503, "temporarily unavailable, please retry")
     count(WEBHOOK_EVENTS, "stored" if new else "duplicate")
     return web.Response(body=_DUPLICATE if not new else _STORED, content_type="application/json")
@@ -236,10 +241,14 @@ def create_app(
 ) -> web.Application:
     """The aiohttp application with its runtime; the only composition root."""
     runtime = build_runtime(settings, clock=clock or SystemClock(), http=http)  # type: ignore[arg-type]
-    app = web.Application(client_max_size=settings.webhook_max_bytes)
+    app = web.Application(
+        client_max_size=settings.webhook_max_bytes,
+        middlewares=[host_guard(settings, exempt=frozenset({WEBHOOK_PATH}))],
+    )
     app[RUNTIME] = runtime
     app[RATE_LIMITER] = RateLimiter(settings.webhook_rate_limit)
     app[ACK_DEADLINE] = 1.5
+    app[REFUSALS] = QuietLog(log)
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         await runtime.start(workers=workers)
@@ -294,6 +303,24 @@ def _event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
+def _banner(settings: Settings, app: web.Application) -> str:
+    """What `make run` prints: where to reach the service; in local mode the simulator's link
+    with the key that opens it (whoever has it can post as anyone, so it is only here)."""
+    mode = "LOCAL mode: messages are printed, not sent" if settings.local_mode else "live Zalo OA"
+    host = settings.listen_host
+    shown = "localhost" if host in ("0.0.0.0", "::") else host
+    lines = [
+        f"Zalo sales-care bot ({mode}) listening on http://{shown}:{settings.port}",
+        f"  webhook: http://{shown}:{settings.port}/zalo/webhook",
+        f"  health:  http://{shown}:{settings.port}/healthz",
+        f"  dashboard: {settings.base_url}/dashboard",
+    ]
+    if settings.local_mode:
+        key = app[SIM_STATE].key
+        lines.append(f"  simulator: {settings.base_url}/sim?key={key}  (keep this link private)")
+    return "\n".join(lines)
+
+
 def main() -> None:
     """Read settings (and .env), apply migrations, serve."""
     from dotenv import load_dotenv
@@ -316,24 +343,15 @@ def main() -> None:
     upgrade(settings.database_url)
     if settings.process_role == "worker":
         _yield_cpu_to_webhooks()
-    mode = "LOCAL mode: messages are printed, not sent" if settings.local_mode else "live Zalo OA"
-    shown_host = "localhost" if settings.host in ("0.0.0.0", "::") else settings.host
-    print(
-        f"Zalo sales-care bot ({mode}) listening on http://{shown_host}:{settings.port}\n"
-        f"  webhook: http://{shown_host}:{settings.port}/zalo/webhook\n"
-        f"  health:  http://{shown_host}:{settings.port}/healthz\n"
-        f"  dashboard: {settings.base_url}/dashboard"
-        + (f"\n  simulator: {settings.base_url}/sim" if settings.local_mode else ""),
-        flush=True,
-    )
     # Local mode lets the simulator move time forward to show an SLA alert.
     clock = AdjustableClock() if settings.local_mode else SystemClock()
     app = create_app(settings, clock=clock)
+    print(_banner(settings, app), flush=True)
     app.on_startup.append(_freeze_startup_objects)  # after the runtime's start (cleanup_ctx)
     web.run_app(
         app,
         loop=_event_loop(),
-        host=settings.host,
+        host=settings.listen_host,
         port=settings.port,
         print=None,
         access_log_class=AccessLogger,

@@ -176,7 +176,7 @@ def _setting(default: str, parse: Callable[[str], Any] = _text, secret: bool = F
 class Settings:
     """The validated settings. Field names are the environment variable names, lower-cased."""
 
-    host: str = _setting("0.0.0.0")
+    host: str = _setting("")  # empty: 127.0.0.1 in local mode, 0.0.0.0 otherwise
     port: int = _setting("8080", _port)
     database_url: str = _setting(f"sqlite:///{DEFAULT_DB_PATH}", _database_url)
     zalo_app_id: str = _setting("")
@@ -215,11 +215,17 @@ class Settings:
     login_link_ttl: str = _setting("15m", _duration)
     process_role: str = _setting("all", _process_role)
     event_time_budget: str = _setting("5s", _duration)
+    allowed_hosts: str = _setting("")
 
     @property
     def local_mode(self) -> bool:
         """No Zalo credentials: outbound messages are stored and printed, not sent."""
         return not (self.zalo_access_token or self.zalo_refresh_token)
+
+    @property
+    def listen_host(self) -> str:
+        """HOST, else loopback only in local mode (its simulator plays anyone), else all."""
+        return self.host or ("127.0.0.1" if self.local_mode else "0.0.0.0")
 
     @property
     def base_url(self) -> str:

@@ -14,6 +14,7 @@ from bot.appkeys import RUNTIME
 from bot.clock import FrozenClock
 from bot.payloads import group_message, lifecycle, signed, user_message
 from bot.runtime import Runtime
+from bot.web.sim_events import SIM_STATE
 from config.settings import Settings
 from storage.models import OutboxMessage
 
@@ -96,6 +97,13 @@ class Bot:
                 member_ids=members,
             )
         )
+
+    async def open_simulator(self) -> Bot:
+        """Open /sim with the key printed on the console, as its user would (a cookie)."""
+        key = self.app[SIM_STATE].key
+        response = await self.client.get(f"/sim?key={key}", allow_redirects=False)
+        assert response.status == 303, await response.text()
+        return self
 
     async def outbox(self, **where: Any) -> list[OutboxMessage]:
         """The bot's outgoing messages (invites only when asked for with target_kind)."""

@@ -13,6 +13,7 @@ from bot.clock import AdjustableClock, SystemClock
 from bot.events import load_body
 from bot.payloads import signed
 from bot.web.sim_data import left_label, offset_label, text_parts
+from bot.web.sim_events import SIM_STATE
 from storage import repo
 from storage.models import InboxEvent
 from tests.conftest import START
@@ -45,6 +46,12 @@ async def advance(bot: Any, minutes: Any) -> Any:
 async def inbox(bot: Any) -> list[InboxEvent]:
     async with bot.runtime.sessions() as db:
         return list((await db.exec(select(InboxEvent).order_by(col(InboxEvent.id)))).all())
+
+
+@pytest.fixture
+async def bot(make_bot: Any, settings: Any) -> Any:
+    """A local-mode bot whose test client has opened the simulator with the console's key."""
+    return await (await make_bot(settings)).open_simulator()
 
 
 def bot_messages(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -262,7 +269,9 @@ async def test_the_clock_takes_only_a_positive_number_of_minutes(bot, minutes):
 
 
 async def test_make_runs_adjustable_clock_jumps_ahead_of_real_time(aiohttp_client, settings):
-    client = await aiohttp_client(create_app(settings, clock=AdjustableClock(), workers=False))
+    app = create_app(settings, clock=AdjustableClock(), workers=False)
+    client = await aiohttp_client(app)
+    await client.get(f"/sim?key={app[SIM_STATE].key}")
     response = await client.post("/sim/clock", json={"minutes": 90}, headers=HEADERS)
     assert response.status == 200
     clock = (await response.json())["clock"]
@@ -308,8 +317,12 @@ async def test_the_private_panel_shows_the_identitys_one_to_one_chat(bot):
     data = await feed(bot, user=SALES)
     assert [m["direction"] for m in data["dm"]] == ["in", "out"]
     assert "Nguyễn Văn An" in data["dm"][1]["text"]
-    assert (await feed(bot, user=HEAD))["dm"] == []
     assert data["messages"] == []  # nothing went into the group
+    played = await bot.client.post("/sim/identity", json={"user": HEAD}, headers=HEADERS)
+    assert played.status == 200
+    assert (await feed(bot))["dm"] == []
+    # asking for another identity's chat by name reaches nothing but the one played
+    assert (await feed(bot, user=SALES))["dm"] == []
 
 
 async def test_an_alert_the_group_caused_shows_in_the_feed_marked_private(bot):

@@ -16,21 +16,25 @@ CSP = (
 )
 
 
-@web.middleware
-async def security_headers(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
-    response = await handler(request)
-    if request.path.startswith(("/dashboard", "/login", "/logout", "/sim", "/static")):
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Content-Security-Policy", CSP)
-    return response
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": CSP,
+}
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response as it is sent: pages, JSON, errors (404s included) and streamed
+    exports alike (a middleware never sees a raised 404 or a response already streaming)."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
 
 
 def setup(app: web.Application) -> None:
     from bot.web import auth, directory, exports, groups, overview, reports, simulator, staff
 
-    app.middlewares.append(security_headers)
+    app.on_response_prepare.append(security_headers)
     app.router.add_static("/static", HERE / "static", name="static")
     for module in (auth, overview, groups, staff, directory, reports, exports, simulator):
         module.setup(app)

@@ -33,6 +33,7 @@ from sqlmodel import col, select
 from bot.appkeys import RUNTIME
 from bot.clientip import client_address
 from bot.handlers.login import token_hash
+from bot.logsafe import loggable
 from bot.passwd import burn_time, verify_password
 from bot.web.core import (
     check_csrf,
@@ -65,11 +66,15 @@ STALE_FORM = (
 
 
 class Throttle:
-    """Failed sign-ins per key (a username, an address) in a sliding window.
+    """Sign-in attempts per key (an address, a username) in a sliding window.
 
-    Kept in the database (sign_in_failures), so N processes allow no more attempts than one:
-    each counts every process's failures. Checking reads without the write lock; a failure is
-    one INSERT per key, and deletes the rows that have left the window.
+    Kept in the database (sign_in_failures), so N processes allow no more attempts than one.
+    An attempt is recorded (committed) first and decided after, by counting what every
+    process has recorded: of any number of concurrent attempts only the first `limit` to
+    commit can find themselves within the limit (counting then deciding let 150 concurrent
+    tries check 133 passwords). The address is counted first, and a refused address records
+    nothing against the username, so a stranger's wrong passwords lock a username out only as
+    far as the per-address limit lets them. A successful sign-in takes its attempt back.
     """
 
     def __init__(
@@ -83,38 +88,53 @@ class Throttle:
         self.limit = limit
         self.window = window
 
-    async def wait(self, keys: Iterable[Key], now: datetime) -> timedelta | None:
-        """How long until any of `keys` may try again; None when all may try now."""
-        blocked: list[timedelta] = []
-        async with self.read_sessions() as db:
-            for kind, key in keys:
-                recent = (
-                    select(SignInFailure.at)
-                    .where(
-                        SignInFailure.kind == kind,
-                        SignInFailure.key == key,
-                        col(SignInFailure.at) > now - self.window,
-                    )
-                    .order_by(col(SignInFailure.at).desc())
-                    .limit(self.limit)
-                )
-                times = list((await db.exec(recent)).all())
-                if len(times) >= self.limit:  # the limit-th latest leaves the window first
-                    blocked.append(times[-1] + self.window - now)
-        return max(blocked) if blocked else None
+    async def attempt(
+        self, keys: Iterable[Key], now: datetime
+    ) -> tuple[list[int], timedelta | None]:
+        """Record one attempt against each key in turn, stopping at the first key over the
+        limit: (the recorded rows, how long until that key may try again, else None)."""
+        recorded: list[int] = []
+        for kind, key in keys:
+            recorded.append(await self._record(kind, key, now))
+            if (wait := await self._wait(kind, key, now)) is not None:
+                return recorded, wait
+        return recorded, None
 
-    async def fail(self, keys: Iterable[Key], now: datetime) -> None:
+    async def _record(self, kind: str, key: str, now: datetime) -> int:
         async with self.sessions() as db:
             old = delete(SignInFailure).where(col(SignInFailure.at) <= now - self.window)
             await db.exec(old)  # type: ignore[call-overload]
-            db.add_all([SignInFailure(kind=kind, key=key, at=now) for kind, key in keys])
+            row = SignInFailure(kind=kind, key=key, at=now)
+            db.add(row)
             await db.commit()
+            assert row.id is not None
+            return row.id
 
-    async def clear(self, key: Key) -> None:
+    async def _wait(self, kind: str, key: str, now: datetime) -> timedelta | None:
+        """How long until `key` is back within the limit; None when this attempt is within."""
+        async with self.sessions() as db:  # the primary: every committed attempt, ours too
+            recent = (
+                select(SignInFailure.at)
+                .where(
+                    SignInFailure.kind == kind,
+                    SignInFailure.key == key,
+                    col(SignInFailure.at) > now - self.window,
+                )
+                .order_by(col(SignInFailure.at).desc())
+                .limit(self.limit + 1)
+            )
+            times = list((await db.exec(recent)).all())
+        if len(times) <= self.limit:
+            return None
+        return max(times[self.limit - 1] + self.window - now, timedelta(seconds=1))
+
+    async def forgive(self, recorded: list[int], key: Key) -> None:
+        """A successful sign-in: its own attempts and the username's failures are dropped."""
         kind, value = key
         async with self.sessions() as db:
             mine = delete(SignInFailure).where(
-                SignInFailure.kind == kind, SignInFailure.key == value
+                col(SignInFailure.id).in_(recorded)
+                | ((col(SignInFailure.kind) == kind) & (col(SignInFailure.key) == value))
             )
             await db.exec(mine)  # type: ignore[call-overload]
             await db.commit()
@@ -203,16 +223,16 @@ async def login_password(request: web.Request) -> web.StreamResponse:
         return _page(request, "login.html", status=403, error=STALE_FORM, **again)
     now = runtime.clock.now()
     address = client_address(request, runtime_of(request).proxies)
-    keys = (("user", username), ("addr", address[:200]))
+    keys = (("addr", address[:200]), ("user", username))  # the address first: see Throttle
     throttle = request.app[THROTTLE]
-    if (wait := await throttle.wait(keys, now)) is not None:
+    recorded, wait = await throttle.attempt(keys, now)
+    if wait is not None:
         return _too_many(request, wait, again)
     staff = await _check_password(request, username, str(form.get("password", "")))
     if staff is None:
-        await throttle.fail(keys, now)
-        log.warning("failed dashboard sign-in for %r from %s", username, address)
+        log.warning("failed dashboard sign-in for %s from %s", loggable(username), address)
         return _page(request, "login.html", status=400, error=WRONG, **again)
-    await throttle.clear(keys[0])
+    await throttle.forgive(recorded, keys[1])
     return await _signed_in(request, staff, target, method="password")
 
 

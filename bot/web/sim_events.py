@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -28,14 +30,28 @@ class WebhookRefused(Exception):
     """The webhook did not take the event; the message says what it answered."""
 
 
+MAX_SESSIONS = 64  # simulator sessions kept; the oldest is forgotten first
+
+
 @dataclass
 class SimState:
     """Per app: which groups the simulator has set up (a lock makes it once), how far it has
-    moved the clock."""
+    moved the clock, the key printed on the console that opens it, and its sessions (session
+    id -> the Zalo id that session plays)."""
 
     started: set[str] = field(default_factory=set)
     advanced: timedelta = timedelta(0)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    sessions: OrderedDict[str, str] = field(default_factory=OrderedDict)
+
+    def open_session(self, identity: str) -> str:
+        """A new session playing `identity`; its id goes into the browser's cookie."""
+        session_id = secrets.token_urlsafe(24)
+        self.sessions[session_id] = identity
+        while len(self.sessions) > MAX_SESSIONS:
+            self.sessions.popitem(last=False)
+        return session_id
 
 
 SIM_STATE = web.AppKey("sim_state", SimState)

@@ -1,19 +1,25 @@
 """The simulator (local mode only): a pretend Zalo group in the browser, on the real pipeline.
 
+GET  /sim?key=K  the link printed on the console at start: opens a simulator session (a
+                  cookie) and goes on to /sim
 GET  /sim         the page: group, identity picker, feed, composer, clock and side panels
-GET  /sim/feed    JSON: the group's messages (and the identity's 1:1 ones) after a row id,
-                  the open SLA clocks, payments, stage and the simulated time
+GET  /sim/feed    JSON: the group's messages (and the 1:1 ones of the identity this session
+                  plays) after a row id, the open SLA clocks, payments, stage and the time
 POST /sim/send    {"group", "sender", "text", "quote_msg_id"?, "direct"?}: a signed event to
-                  this server's own /zalo/webhook
+                  this server's own /zalo/webhook; the session plays `sender` from then on
+POST /sim/identity {"user"}: the session plays this identity (the picker on the page)
 POST /sim/clock   {"minutes"}: move the adjustable clock forward, act on what became due
 
-Every route is 404 outside local mode. The POSTs need a JSON body, the header `X-Sim: 1` and,
-when the browser sends one, an Origin of this host: a form on another website can send none
-of these without a CORS preflight, which this server never answers.
+Every route is 404 outside local mode, and 403 without a session opened by the console's key:
+the simulator posts as anyone, staff and admins included, so reaching the port is not enough.
+The POSTs need a JSON body, the header `X-Sim: 1` and, when the browser sends one, an Origin
+of this host: a form on another website can send none of these without a CORS preflight,
+which this server never answers. The Host header is checked for every route (bot/web/hosts.py).
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 from dataclasses import dataclass
@@ -34,7 +40,12 @@ DEFAULT_GROUP = "sim-group-1"
 GROUP_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 MAX_TEXT = 2000
 MAX_MINUTES = 366 * 24 * 60
+SIM_COOKIE = "zb_sim"
 WORDS = {  # what the simulator answers, (Vietnamese, English)
+    "key": (
+        "Mở trình mô phỏng bằng đường dẫn có khoá in trên màn hình lúc khởi động (make run).",
+        "Open the simulator with the link and key printed on the console at start (make run).",
+    ),
     "bad_group": (
         "Mã nhóm: 1-64 ký tự chữ, số, '-', '_' hoặc '.'",
         "Group id: 1-64 letters, digits, '-', '_' or '.'",
@@ -68,6 +79,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/sim", sim_page)
     app.router.add_get("/sim/feed", sim_feed)
     app.router.add_post("/sim/send", sim_send)
+    app.router.add_post("/sim/identity", sim_identity)
     app.router.add_post("/sim/clock", sim_clock)
 
 
@@ -85,10 +97,49 @@ def _refuse(request: web.Request, error: type[web.HTTPException], key: str) -> w
 
 
 def _local(request: web.Request) -> Runtime:
+    """The runtime, for a caller with a simulator session in local mode; 404 / 403 else."""
     runtime = request.app[RUNTIME]
     if not runtime.settings.local_mode:
         raise web.HTTPNotFound()
+    _session(request)
     return runtime
+
+
+def _session(request: web.Request) -> str:
+    """The caller's simulator session id (its cookie); 403 without a valid one."""
+    session_id = request.cookies.get(SIM_COOKIE, "")
+    if session_id not in request.app[sim_events.SIM_STATE].sessions:
+        raise _refuse(request, web.HTTPForbidden, "key")
+    return session_id
+
+
+def _playing(request: web.Request) -> str:
+    """The identity the caller's session plays."""
+    return request.app[sim_events.SIM_STATE].sessions[_session(request)]
+
+
+def _play(request: web.Request, identity: str) -> None:
+    request.app[sim_events.SIM_STATE].sessions[_session(request)] = identity
+
+
+def _enter(request: web.Request, key: str) -> web.Response:
+    """The console's link: a right key opens a session (cookie) and goes on to the page."""
+    if not request.app[RUNTIME].settings.local_mode:
+        raise web.HTTPNotFound()
+    state = request.app[sim_events.SIM_STATE]
+    if not hmac.compare_digest(key.encode(), state.key.encode()):
+        raise _refuse(request, web.HTTPForbidden, "key")
+    group = request.query.get("group")
+    target = "/sim" + (f"?group={group}" if group and GROUP_ID.fullmatch(group) else "")
+    response = web.Response(status=303, headers={"Location": target})
+    response.set_cookie(
+        SIM_COOKIE,
+        state.open_session(CUSTOMER_ID),
+        httponly=True,
+        samesite="Strict",
+        path="/sim",
+    )
+    return response
 
 
 def _group_param(request: web.Request, value: str | None) -> str:
@@ -128,6 +179,8 @@ async def read_json(request: web.Request) -> dict[str, Any]:
 
 async def sim_page(request: web.Request) -> web.Response:
     """The simulator page; the feed and panels fill in from /sim/feed."""
+    if "key" in request.query:
+        return _enter(request, request.query["key"])
     runtime = _local(request)
     group_id = _group_param(request, request.query.get("group"))
     async with runtime.sessions() as db:
@@ -153,7 +206,7 @@ async def sim_feed(request: web.Request) -> web.Response:
     """New messages of the group and of the identity's 1:1 chat, plus every side panel."""
     runtime = _local(request)
     group_id = _group_param(request, request.query.get("group"))
-    user_id = request.query.get("user", CUSTOMER_ID)[:64]
+    user_id = _playing(request)  # never another identity's 1:1 chat
     after, dm_after = _int_param(request, "after"), _int_param(request, "dm_after")
     lang, tz, now = language(request), runtime.settings.tz, runtime.clock.now()
     async with runtime.sessions() as db:
@@ -239,6 +292,7 @@ async def sim_send(request: web.Request) -> web.Response:
         return _fail(400, _say(request, str(exc)))
     if not await _is_identity(runtime, args.sender):
         return _fail(400, _say(request, "sender"))
+    _play(request, args.sender)
     try:
         msg_id, created = await _post_message(request, runtime, args)
     except (sim_events.WebhookRefused, OSError) as exc:
@@ -263,6 +317,16 @@ async def _post_message(request: web.Request, runtime: Runtime, args: SendArgs) 
     )
     await sim_events.post_event(runtime, url, event)
     return str(event["message"]["msg_id"]), created
+
+
+async def sim_identity(request: web.Request) -> web.Response:
+    """The identity picker: this session plays `user` (the customer or active staff) now."""
+    runtime = _local(request)
+    user = (await read_json(request)).get("user")
+    if not isinstance(user, str) or not await _is_identity(runtime, user):
+        return _fail(400, _say(request, "sender"))
+    _play(request, user)
+    return web.json_response({"ok": True, "user": user})
 
 
 # --- the clock ---------------------------------------------------------------------------------

@@ -40,6 +40,9 @@ from aiohttp import web
 from bot.appkeys import RUNTIME
 from bot.clock import FrozenClock
 from bot.runtime import Runtime
+from bot.web.sim_data import CUSTOMER_ID
+from bot.web.sim_events import SIM_STATE
+from bot.web.simulator import SIM_COOKIE
 from config.settings import Settings
 from tests.conftest import ON_POSTGRESQL
 from webhook import create_app
@@ -144,6 +147,11 @@ async def page(browser: Any, live_server: LiveServer) -> AsyncIterator[Any]:
         base_url=live_server.url, viewport={"width": 1280, "height": 900}, locale="vi-VN"
     )
     context.set_default_timeout(TIMEOUT_MS)
+    if live_server.runtime.settings.local_mode:  # the simulator's session, as the console's
+        state = live_server.app[SIM_STATE]  # link would open it (tests/test_sim_access.py)
+        session = state.open_session(CUSTOMER_ID)
+        cookie = {"name": SIM_COOKIE, "value": session, "url": f"{live_server.url}/sim"}
+        await context.add_cookies([cookie])
     tab = await context.new_page()
     yield tab
     await context.close()

@@ -244,11 +244,16 @@
     }
   }
 
-  function switchIdentity() {
+  async function switchIdentity() {
     localStorage.setItem(KEY, identity.value);
     feed.querySelectorAll(".sim-msg").forEach(markMine);
     dmBox.replaceChildren();
     state.dmAfter = 0;
+    try {
+      await post("/sim/identity", { user: identity.value });  // the feed shows its 1:1 chat
+    } catch (err) {
+      showError(err.message);
+    }
     poll();
   }
 
@@ -282,6 +287,6 @@
     e.preventDefault();
     advance(Number($("sim-minutes").value));
   });
-  poll();
+  switchIdentity();  // the session plays the identity the picker shows, then the first poll
   setInterval(poll, 1000);
 })();
