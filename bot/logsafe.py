@@ -22,21 +22,25 @@ SECRET_PARAMS = frozenset(
     {"key", "token", "access_token", "refresh_token", "code", "password", "secret", "sig"}
 )
 _SECRET_PATHS = re.compile(r"^(/login)/[^/?#]+")
+_ORIGIN = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*")
 HIDDEN = "***"
 
 
 def loggable(value: object, limit: int = MAX_FIELD) -> str:
     """`value` as one short log field: control characters escaped, cut to `limit`."""
     text = value if isinstance(value, str) else repr(value)
-    cut = len(text) > limit
     text = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text[:limit])
-    return text + ("…" if cut else "")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def redact_target(path_qs: str) -> str:
-    """'/login/abc?next=/x' -> '/login/***?next=/x'; '/sim?key=abc' -> '/sim?key=***'."""
-    path, _, query = path_qs.partition("?")
-    path = _SECRET_PATHS.sub(rf"\1/{HIDDEN}", path)
+def redact_target(target: str) -> str:
+    """'/login/abc?next=/x' -> '/login/***?next=/x'; '/sim?key=abc' -> '/sim?key=***'; a
+    whole URL (a Referer) likewise."""
+    origin = ""
+    if match := _ORIGIN.match(target):
+        origin, target = match[0], target[match.end() :]
+    path, _, query = target.partition("?")
+    path = origin + _SECRET_PATHS.sub(rf"\1/{HIDDEN}", path)
     if not query:
         return path
     pairs = parse_qsl(query, keep_blank_values=True)

@@ -73,9 +73,11 @@ class Throttle:
     process has recorded: of any number of concurrent attempts only the first `limit` to
     commit can find themselves within the limit (counting then deciding let 150 concurrent
     tries check 133 passwords). The address is counted first, and a refused address records
-    nothing against the username, so a stranger's wrong passwords lock a username out only as
-    far as the per-address limit lets them. A successful sign-in takes its attempt back.
+    nothing against the username, whose limit is higher (USER_LIMIT_FACTOR times): one
+    stranger's address cannot lock a username out. A successful sign-in takes its attempt back.
     """
+
+    USER_LIMIT_FACTOR = 2
 
     def __init__(
         self,
@@ -96,7 +98,8 @@ class Throttle:
         recorded: list[int] = []
         for kind, key in keys:
             recorded.append(await self._record(kind, key, now))
-            if (wait := await self._wait(kind, key, now)) is not None:
+            limit = self.limit * (self.USER_LIMIT_FACTOR if kind == "user" else 1)
+            if (wait := await self._wait(kind, key, now, limit)) is not None:
                 return recorded, wait
         return recorded, None
 
@@ -110,7 +113,7 @@ class Throttle:
             assert row.id is not None
             return row.id
 
-    async def _wait(self, kind: str, key: str, now: datetime) -> timedelta | None:
+    async def _wait(self, kind: str, key: str, now: datetime, limit: int) -> timedelta | None:
         """How long until `key` is back within the limit; None when this attempt is within."""
         async with self.sessions() as db:  # the primary: every committed attempt, ours too
             recent = (
@@ -121,12 +124,12 @@ class Throttle:
                     col(SignInFailure.at) > now - self.window,
                 )
                 .order_by(col(SignInFailure.at).desc())
-                .limit(self.limit + 1)
+                .limit(limit + 1)
             )
             times = list((await db.exec(recent)).all())
-        if len(times) <= self.limit:
+        if len(times) <= limit:
             return None
-        return max(times[self.limit - 1] + self.window - now, timedelta(seconds=1))
+        return max(times[limit - 1] + self.window - now, timedelta(seconds=1))
 
     async def forgive(self, recorded: list[int], key: Key) -> None:
         """A successful sign-in: its own attempts and the username's failures are dropped."""

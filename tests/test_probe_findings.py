@@ -1,0 +1,155 @@
+"""The probe's smaller findings (issue #15), each reproduced: they now do no harm.
+
+* sign-in throttle race: 150 concurrent password attempts checked 133 passwords (limit 5);
+* log forging and flooding by refused webhook traffic;
+* sign-in tokens and secrets in the access log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from bot import passwd
+from bot.logsafe import QuietLog, loggable, redact_target
+from bot.payloads import signed
+from tests.support import ADMIN, Bot
+from tests.test_web_auth import form_token, give_password
+from webhook import AccessLogger, create_app
+
+# ------------------------------------------------------------------ the sign-in throttle
+
+
+async def _form(bot: Bot) -> str:
+    return str(form_token(await (await bot.client.get("/login")).text()))
+
+
+async def try_password(
+    bot: Bot, username: str, password: str, *, token: str = "", headers: Any = None
+) -> Any:
+    data = {"form_token": token or await _form(bot), "next": ""}
+    data.update(username=username, password=password)
+    return await bot.client.post("/login", data=data, headers=headers, allow_redirects=False)
+
+
+async def test_concurrent_password_attempts_check_no_more_passwords_than_the_limit(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await give_password(bot, ADMIN)
+    checked: list[str] = []
+    real = passwd.verify_password
+
+    def counted(password: str, stored: str) -> bool:
+        checked.append(password)
+        return real(password, stored)
+
+    monkeypatch.setattr("bot.web.auth.verify_password", counted)
+    token = await _form(bot)
+    answers = await asyncio.gather(
+        *[try_password(bot, "quantri", f"doan-{n}", token=token) for n in range(150)]
+    )
+    statuses = [answer.status for answer in answers]
+    assert len(checked) <= 5
+    assert statuses.count(400) == len(checked) and statuses.count(429) == 150 - len(checked)
+
+
+async def test_a_strangers_wrong_passwords_stop_at_the_address_limit(
+    make_bot: Any, settings: Any
+) -> None:
+    """The address is counted first: once it is refused, nothing more is counted against the
+    username, so the owner (from another address) is not locked out by the stranger's flood."""
+    stranger = await make_bot(settings)
+    await give_password(stranger, ADMIN)
+    for _ in range(4):
+        assert (await try_password(stranger, "quantri", "sai")).status == 400
+    for _ in range(20):
+        assert (await try_password(stranger, "quantri", "sai")).status in (400, 429)
+    owner = await make_bot(settings.replace(trusted_proxies="127.0.0.1"))
+    forwarded = {"X-Forwarded-For": "203.0.113.9"}
+    response = await try_password(owner, "quantri", "mat-khau-dai", headers=forwarded)
+    assert response.status == 303
+
+
+# ------------------------------------------------------------------ log lines
+
+
+def test_a_logged_field_cannot_start_a_new_line_or_fill_the_disk() -> None:
+    forged = "user_send_text\n2026-12-07 01:00:00 INFO webhook: admin signed in" + "x" * 10_000
+    shown = loggable(forged)
+    assert "\n" not in shown and "\\x0a" in shown
+    assert len(shown) <= 81
+
+
+def test_refused_traffic_logs_one_line_a_minute_per_kind(caplog: pytest.LogCaptureFixture):
+    now = [0.0]
+    quiet = QuietLog(logging.getLogger("test.quiet"), monotonic=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="test.quiet"):
+        for _ in range(100):
+            quiet.warning("signature", "rejected %s", "x")
+        quiet.warning("replay", "refused %s", "y")
+        now[0] = 61.0
+        quiet.warning("signature", "rejected %s", "z")
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines == [
+        "rejected x",
+        "refused y",
+        "rejected z (99 more like it in the last minute, not logged)",
+    ]
+
+
+async def test_a_hundred_forged_events_make_one_short_log_line(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = bot.message("khách đã chuyển khoản")
+    body["event_name"] = "user_send_text\nFORGED LINE " + "y" * 200_000
+    raw, headers = signed(body, app_id="someone", secret="not-the-key")
+    with caplog.at_level(logging.WARNING, logger="webhook"):
+        for _ in range(100):
+            response = await bot.client.post("/zalo/webhook", data=raw, headers=headers)
+            assert response.status == 401
+    lines = [r.getMessage() for r in caplog.records if r.name == "webhook"]
+    assert len(lines) == 1
+    assert "\n" not in lines[0] and len(lines[0]) < 300 and "FORGED LINE" in lines[0]
+
+
+# ------------------------------------------------------------------ the access log
+
+
+@pytest.mark.parametrize(
+    ("target", "shown"),
+    [
+        ("/login/AbCdEf123", "/login/***"),
+        ("/login/AbCdEf123?next=/dashboard", "/login/***?next=/dashboard"),
+        ("/sim?key=secret-key&group=g", "/sim?key=***&group=g"),
+        ("/api/groups/x?access_token=t0k3n", "/api/groups/x?access_token=***"),
+        ("/dashboard?lang=en", "/dashboard?lang=en"),
+        ("/login", "/login"),
+        ("https://bot.example.vn/login/AbC?x=1", "https://bot.example.vn/login/***?x=1"),
+    ],
+)
+def test_secrets_are_taken_out_of_logged_targets(target: str, shown: str) -> None:
+    assert redact_target(target) == shown
+
+
+async def test_the_access_log_never_holds_a_sign_in_token_or_a_secret(
+    aiohttp_client: Any, settings: Any, clock: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="acc")  # before the server: aiohttp asks once
+    server = TestServer(create_app(settings, clock=clock, workers=False))
+    await server.start_server(access_log_class=AccessLogger, access_log=logging.getLogger("acc"))
+    client = await aiohttp_client(server)
+    await client.get("/login/very-secret-token-123")
+    await client.get(
+        "/api/groups/x?access_token=bearer-in-query",
+        headers={"Referer": "http://localhost:8080/login/very-secret-token-123"},
+    )
+    await client.get("/sim?key=console-key-456")
+    await client.close()  # the server logs a request once it has finished with it
+    text = "\n".join(r.getMessage() for r in caplog.records if r.name == "acc")
+    assert "/login/***" in text and "access_token=***" in text
+    for secret in ("very-secret-token-123", "bearer-in-query", "console-key-456"):
+        assert secret not in text
