@@ -76,13 +76,29 @@ def _bad(key: str, raw: str) -> date:
     )
 
 
+BOM = "\ufeff"  # Excel on Windows reads the file as UTF-8 only with it ("Nguyá»…n" else)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> object:
+    """A text cell that a spreadsheet would run as a formula ('=HYPERLINK(…)', '+…', '-…',
+    '@…', a tab or a carriage return first) gets a leading ' and shows as typed. Numbers stay
+    numbers; None is an empty cell."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def to_csv(columns: tuple[str, ...], rows: list[Row]) -> str:
-    """The rows as CSV text with a header line; None is an empty cell."""
+    """The rows as CSV text: a byte-order mark, a header line, every cell made safe for
+    spreadsheets (customer names, regions and channels are typed by anyone)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    writer.writerows([["" if r.get(c) is None else r.get(c) for c in columns] for r in rows])
-    return out.getvalue()
+    writer.writerow([safe_cell(c) for c in columns])
+    writer.writerows([[safe_cell(r.get(c)) for c in columns] for r in rows])
+    return BOM + out.getvalue()
 
 
 def setup(app: web.Application) -> None:

@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import logging
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from bot import passwd
+from bot.api_reports import safe_cell
 from bot.logsafe import QuietLog, loggable, redact_target
 from bot.payloads import signed
 from tests.support import ADMIN, Bot
@@ -153,3 +156,46 @@ async def test_the_access_log_never_holds_a_sign_in_token_or_a_secret(
     assert "/login/***" in text and "access_token=***" in text
     for secret in ("very-secret-token-123", "bearer-in-query", "console-key-456"):
         assert secret not in text
+
+
+# ------------------------------------------------------------------ CSV formulas
+
+
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ('=HYPERLINK("http://x","bấm")', '\'=HYPERLINK("http://x","bấm")'),
+        ("+84 912", "'+84 912"),
+        ("-1+2", "'-1+2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tTab", "'\tTab"),
+        ("\rCR", "'\rCR"),
+        ("Chị Lan", "Chị Lan"),
+        (-5, -5),
+        (None, ""),
+    ],
+)
+def test_a_cell_a_spreadsheet_would_run_is_shown_as_typed(value: Any, cell: Any) -> None:
+    assert safe_cell(value) == cell
+
+
+async def test_report_csvs_carry_no_live_formula_and_open_as_utf8_in_excel(bot: Bot) -> None:
+    from tests.test_orders import AUTH, order_body, post, seed_catalog
+
+    await seed_catalog(bot)
+    customer = {
+        "name": '=HYPERLINK("http://evil","Nguyễn")',
+        "phone": "0912 345 678",
+        "region": "+cmd|' /C calc'!A0",
+        "channel": "@SUM(1)",
+    }
+    body = order_body(customer=customer)
+    assert (await post(bot, "/api/orders", body)).status == 201
+    for report in ("customers_by_last_purchase", "customers_by_region", "customers_by_channel"):
+        response = await bot.client.get(
+            f"/api/reports/{report}?from=2026-11-01&to=2026-11-30", headers=AUTH
+        )
+        raw = await response.read()
+        assert raw.startswith(b"\xef\xbb\xbf"), report
+        for row in csv.reader(io.StringIO(raw.decode("utf-8-sig"))):
+            assert not any(cell.startswith(("=", "+", "@")) for cell in row), (report, row)

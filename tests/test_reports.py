@@ -455,7 +455,7 @@ async def test_csv_report_for_a_period(month):
         == "attachment; filename=sla_2026-11-01_2026-11-30.csv"
     )
     assert (await response.text()).splitlines() == [
-        "staff_id,staff_name,clocks,answered,in_time,compliance_pct,median_response_min,breaches",
+        "\ufeffstaff_id,staff_name,clocks,answered,in_time,compliance_pct,median_response_min,breaches",
         f"{SALES},{AN},2,2,2,100.0,6.0,0",
         f"{SALES2},{BINH},3,2,1,50.0,13.0,1",
         "team,,5,4,3,75.0,7.0,1",

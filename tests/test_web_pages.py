@@ -483,7 +483,7 @@ async def test_the_csv_is_the_apis_file(bot):
     assert mine.status == 200 and mine.content_type == "text/csv"
     assert "sla_2026-11-01_2026-11-30.csv" in mine.headers["Content-Disposition"]
     body = await mine.text()
-    assert body.splitlines()[0].startswith("staff_id,staff_name,clocks,answered,in_time")
+    assert body.splitlines()[0].startswith("\ufeffstaff_id,staff_name,clocks,answered,in_time")
     assert re.search(rf"^{SALES},Nguyễn Văn An,2,2,1,50.0,", body, re.M)
     api = await bot.client.get(
         f"/api/reports/sla?{query}", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
