@@ -6,7 +6,6 @@ The same rows as /phancong in the chat: a staff member cares for a product group
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
@@ -14,6 +13,7 @@ from sqlmodel import col, select
 
 from bot.api_care import MAX_ROW_ID
 from bot.appkeys import RUNTIME
+from bot.jsonbody import BadJSON, read_json
 from bot.text import fits
 from storage import repo
 from storage.models import CareAssignment, Customer
@@ -57,9 +57,9 @@ async def list_assignments(request: web.Request) -> web.Response:
 async def add_assignment(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     try:
-        body = await request.json(loads=json.loads)
-    except ValueError:
-        return _bad("body is not JSON")
+        body = await read_json(request)
+    except BadJSON as exc:
+        return _bad(str(exc))
     if not isinstance(body, dict) or not _text_fits(body.get("staff_id"), 64):
         return _bad("staff_id (a Zalo user id string) is required")
     group, customer_id = body.get("product_group"), body.get("customer_id")
@@ -67,8 +67,9 @@ async def add_assignment(request: web.Request) -> web.Response:
         return _bad("give exactly one of product_group and customer_id")
     if group is not None and not (_text_fits(group, 100) and group.strip()):
         return _bad("product_group must be text of 1 to 100 characters")
-    if customer_id is not None and not _row_id(customer_id):
-        return _bad(f"customer_id must be a whole number from 1 to {MAX_ROW_ID}")
+    # an integer, as the OpenAPI document says: "1" is refused, not stored as text
+    if customer_id is not None and (isinstance(customer_id, str) or not _row_id(customer_id)):
+        return _bad(f"customer_id must be a whole number from 1 to {MAX_ROW_ID} (not text)")
     async with runtime.sessions() as db:
         staff = await repo.get_staff(db, user_id=body["staff_id"])
         if staff is None or not staff.active:

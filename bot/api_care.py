@@ -8,7 +8,6 @@ A group without a customer gets the order's customer bound to it.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
@@ -21,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import orders
 from bot.appkeys import RUNTIME
+from bot.jsonbody import BadJSON, read_json
 from bot.text import fits
 from storage import repo
 from storage.models import Customer, Order
@@ -43,9 +43,9 @@ def _bad(message: str, error: str = "bad_request", **extra: Any) -> web.Response
 
 async def _json(request: web.Request) -> Any:
     try:
-        return await request.json(loads=json.loads)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadRequest("the body must be JSON") from None
+        return await read_json(request)
+    except BadJSON as exc:
+        raise BadRequest(str(exc)) from None
 
 
 # ---------------------------------------------------------------- products

@@ -34,6 +34,11 @@ async def test_bad_assignments_are_refused_with_a_reason(bot):
         ({"staff_id": SALES2, "product_group": "x", "customer_id": 1}, "exactly one"),
         ({"staff_id": "999", "product_group": "x"}, "not active staff"),
         ({"staff_id": SALES2, "customer_id": 12345}, "does not exist"),
+        # the types the OpenAPI document gives (issue #15: "1" was stored as text)
+        ({"staff_id": SALES2, "customer_id": "1"}, "whole number"),
+        ({"staff_id": SALES2, "customer_id": True}, "whole number"),
+        ({"staff_id": SALES2, "customer_id": 1.5}, "whole number"),
+        ({"staff_id": 5, "product_group": "x"}, "staff_id"),
     ]
     for body, reason in cases:
         response = await bot.client.post(URL, json=body, headers=AUTH)
@@ -41,3 +46,6 @@ async def test_bad_assignments_are_refused_with_a_reason(bot):
         assert reason in (await response.json())["message"]
     response = await bot.client.post(URL, data=b"{nope", headers=AUTH)
     assert response.status == 400
+    deep = b"[" * 100_000 + b"]" * 100_000
+    response = await bot.client.post(URL, data=deep, headers=AUTH)
+    assert response.status == 400 and "nested" in (await response.json())["message"]

@@ -107,10 +107,13 @@ def read_session_cookie(runtime: Runtime, value: str | None, now: datetime) -> s
     body, signature = value.rsplit(".", 1)
     try:
         payload = base64.urlsafe_b64decode(body.encode())
-        data = json.loads(payload)
-    except (ValueError, json.JSONDecodeError):
+    except ValueError:
         return None
     if not hmac.compare_digest(signature, _sign(_key(runtime), payload)):
+        return None  # before parsing: only our own JSON is ever parsed
+    try:
+        data = json.loads(payload)
+    except (ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or not isinstance(data.get("u"), str):
         return None

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from bot.appkeys import RUNTIME
+from bot.jsonbody import BadJSON, parse_json
 from bot.runtime import Runtime
 from bot.web import sim_data, sim_events
 from bot.web.core import language, pick, render
@@ -166,8 +167,8 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise _refuse(request, web.HTTPForbidden, "json_type")
     try:
-        data = json.loads(await request.text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = parse_json(await request.read())
+    except BadJSON:
         data = None
     if not isinstance(data, dict):
         raise _refuse(request, web.HTTPBadRequest, "json_body")
