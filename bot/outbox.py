@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 12
 LEASE = timedelta(seconds=60)
 CONCURRENT_TARGETS = 8
+MAX_PIECES = 3  # Zalo messages one reply may take; a longer text is cut, ending with "…"
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
@@ -91,7 +92,10 @@ async def enqueue(
             else ("user", intent.user_id)
         )
         text = renderer.render(intent.template, locale, **intent.context)
-        for index, piece in enumerate(split_text(text)):
+        pieces = split_text(text)
+        if len(pieces) > MAX_PIECES:
+            pieces = [*pieces[: MAX_PIECES - 1], pieces[MAX_PIECES - 1][: MAX_TEXT - 1] + "…"]
+        for index, piece in enumerate(pieces):
             rows.append(
                 OutboxMessage(
                     target_kind=kind,

@@ -38,12 +38,21 @@ def escape_mentions(text: str) -> str:
     return text.replace("[@", "[ @")
 
 
+MAX_QUOTE = 300  # characters of one value a message shows: a 20,000-character /ghichu note
+# is stored whole, but its confirmation quotes the start of it, never 100 messages of it
+
+
+def quote(text: str, limit: int = MAX_QUOTE) -> str:
+    """`text` cut to `limit` characters, with "…" when it was longer."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def _finalize(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, Mention):
         return value
-    return escape_mentions(str(value))
+    return escape_mentions(quote(str(value)))
 
 
 def vnd(amount: int | None) -> str:

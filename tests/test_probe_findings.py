@@ -11,6 +11,7 @@ import asyncio
 import csv
 import io
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -199,3 +200,46 @@ async def test_report_csvs_carry_no_live_formula_and_open_as_utf8_in_excel(bot: 
         assert raw.startswith(b"\xef\xbb\xbf"), report
         for row in csv.reader(io.StringIO(raw.decode("utf-8-sig"))):
             assert not any(cell.startswith(("=", "+", "@")) for cell in row), (report, row)
+
+
+# ------------------------------------------------------------------ echoed arguments
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "/ghichu goi " + "rất dài " * 2500,
+        "/suco hong " + "mô tả " * 4000,
+        "/" + "khongcolenhnay" * 1500,
+        "/bangiao " + "1000000000000000002 " * 1000,
+        "/ghichu " + "[@1000000000000000008] " * 900,
+    ],
+    ids=["ghichu", "suco", "unknown", "bangiao", "mentions"],
+)
+async def test_a_long_argument_never_floods_the_group(bot: Bot, typed: str) -> None:
+    from bot.outbox import MAX_PIECES
+    from bot.render import MAX_QUOTE
+
+    await bot.say(typed)
+    rows = await bot.outbox()
+    by_reply: dict[str, int] = {}
+    for row in rows:
+        by_reply[row.purpose] = by_reply.get(row.purpose, 0) + 1
+        longest_run = max(len(chunk) for chunk in re.split(r"\n", row.text))
+        assert longest_run <= MAX_QUOTE + 200, row.purpose  # a quote, not the whole argument
+    assert rows and max(by_reply.values()) <= MAX_PIECES
+    assert "[@1000000000000000008]" not in "".join(row.text for row in rows)
+
+
+async def test_a_long_note_is_stored_whole_though_its_reply_quotes_the_start(bot: Bot) -> None:
+    from sqlmodel import select
+
+    from storage.models import Interaction
+
+    note = "gọi khách " * 2000
+    await bot.say(f"/ghichu goi {note}")
+    async with bot.runtime.sessions() as db:
+        stored = (await db.exec(select(Interaction.note))).all()
+    assert stored == [note.strip()]
+    (reply,) = await bot.outbox()
+    assert len(reply.text) < 600 and "…" in reply.text
