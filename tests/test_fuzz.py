@@ -273,6 +273,40 @@ command_texts = st.one_of(
 )
 
 
+# Numbers of any length with the units commands take: "/sla 99999999999999h" raised an
+# OverflowError and "/lichsu <4,400 digits>" a ValueError before every argument had bounds.
+number_args = st.builds(
+    lambda digits, unit, more: f"{digits}{unit}{more}",
+    st.text("0123456789", min_size=1, max_size=5000),
+    st.sampled_from(["", "h", "m", "s", "tr", "k", " ngay", "/11", ":30", "d", "%", "x"]),
+    st.sampled_from(["", " 1", " ghi chú", " 30/11", " " + "9" * 30]),
+)
+command_words = st.sampled_from(
+    sorted({w for s in REGISTRY.values() for w in (s.name, *s.aliases)})
+)
+
+
+@PURE
+@given(name=st.sampled_from(sorted(REGISTRY)), args=number_args)
+def test_every_command_parser_bounds_its_numbers(name: str, args: str) -> None:
+    try:
+        REGISTRY[name].parse(args)
+    except UsageError as exc:
+        assert str(exc)
+
+
+@VIEW
+@given(word=command_words, args=number_args)
+async def test_any_number_typed_to_any_command_gets_an_answer_never_a_failure(
+    bot: Bot, word: str, args: str
+) -> None:
+    await bot.say(f"/{word} {args}", sender=HEAD)
+    async with bot.runtime.sessions() as db:
+        runs = (await db.exec(select(CommandRun.outcome))).all()
+        statuses = set((await db.exec(select(InboxEvent.status))).all())
+    assert statuses == {"done"} and "error" not in runs
+
+
 @PURE
 @given(text=st.none() | command_texts)
 def test_any_text_is_a_command_or_not_never_a_crash(text: str | None) -> None:
@@ -321,6 +355,9 @@ EDGE_COMMANDS = [
     (HEAD, "/nhanvien them " + "9" * 65 + " sales Tên"),
     (HEAD, "/nhanvien them 1000000000000000009 sales " + "t" * 201),
     (HEAD, "/phancong 1000000000000000002 " + "g" * 101),
+    (HEAD, "/sla 99999999999999h"),
+    (HEAD, "/sla " + "9" * 5000 + "m"),
+    (HEAD, "/lichsu " + "4" * 4400),
 ]
 
 
