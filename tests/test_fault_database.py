@@ -196,7 +196,7 @@ async def test_a_database_that_hangs_gets_503_within_zalos_two_seconds(
     async with write_lock(settings.database_url):
         response = await bot.post(body, drain=False)
         assert response.status == 503
-        assert await _logged(caplog, "took too long; asking Zalo to redeliver")
+        assert await _logged(caplog, "(took too long); asking Zalo to redeliver")
     response = await bot.post(body)  # Zalo's redelivery, once the lock is gone
     assert response.status == 200
     assert await interactions(bot) == ["lúc khoá"]
