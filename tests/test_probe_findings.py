@@ -243,3 +243,46 @@ async def test_a_long_note_is_stored_whole_though_its_reply_quotes_the_start(bot
     assert stored == [note.strip()]
     (reply,) = await bot.outbox()
     assert len(reply.text) < 600 and "…" in reply.text
+
+
+# ------------------------------------------------------------------ a client that hangs up
+
+
+@pytest.mark.parametrize("path", ["/zalo/webhook", "/login", "/sim/send"])
+async def test_a_client_leaving_mid_body_is_no_error_and_no_traceback(
+    settings: Any, clock: Any, caplog: pytest.LogCaptureFixture, path: str
+) -> None:
+    """As `python webhook.py` serves (no handler cancellation: the handler reads on)."""
+    from aiohttp import web
+
+    from bot.web.sim_events import SIM_STATE
+    from bot.web.simulator import SIM_COOKIE
+
+    app = create_app(settings, clock=clock, workers=False)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    session = app[SIM_STATE].open_session("x")
+    kind = "application/x-www-form-urlencoded" if path == "/login" else "application/json"
+    try:
+        with caplog.at_level(logging.DEBUG):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            head = (
+                f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5000\r\n"
+                f"Cookie: {SIM_COOKIE}={session}\r\nX-Sim: 1\r\n"
+                f'Content-Type: {kind}\r\n\r\n{{"a": '
+            )
+            writer.write(head.encode())
+            await writer.drain()
+            writer.close()
+            for _ in range(300):  # until the server has seen the hang-up
+                if any("left mid-request" in r.getMessage() for r in caplog.records):
+                    break
+                await asyncio.sleep(0.01)
+    finally:
+        await runner.cleanup()
+    assert any("left mid-request" in r.getMessage() for r in caplog.records)
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert not any(r.exc_info for r in caplog.records)
