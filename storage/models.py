@@ -91,6 +91,9 @@ class Staff(SQLModel, table=True):
     # Dashboard password sign-in (optional; the /login link needs neither).
     username: str | None = Field(default=None, max_length=64, unique=True, index=True)
     password_hash: str | None = Field(default=None, max_length=200)  # scrypt$n$r$p$salt$hash
+    # Dashboard cookies carry the version they were issued under; signing out or being
+    # deactivated moves it on, so every earlier cookie of this person stops working.
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Message(SQLModel, table=True):

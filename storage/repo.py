@@ -231,8 +231,17 @@ async def deactivate_staff(db: AsyncSession, *, user_id: str, source: str, now: 
     if not staff or not staff.active:
         return False
     staff.active, staff.source, staff.updated_at = False, source, now
+    staff.session_version += 1  # their dashboard cookies end now, and stay ended if reactivated
     db.add(staff)
     return True
+
+
+async def end_sessions(db: AsyncSession, *, user_id: str) -> None:
+    """Every dashboard cookie issued to `user_id` so far stops working (signing out)."""
+    staff = await db.get(Staff, user_id)
+    if staff is not None:
+        staff.session_version += 1
+        db.add(staff)
 
 
 async def sync_staff_file(

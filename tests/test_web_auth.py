@@ -378,6 +378,39 @@ async def test_logout_needs_the_csrf_token_and_then_ends_the_session(bot):
     assert not await can_see_directory(bot)
 
 
+async def test_logging_out_revokes_the_cookie_itself_not_only_the_browsers_copy(bot):
+    """A copy of the cookie (a stolen one, another browser) stops working at sign-out
+    (issue #15: the session was not stored server-side, so signing out only deleted it)."""
+    await sign_in_by_link(bot)
+    cookie = bot.client.session.cookie_jar.filter_cookies(bot.client.make_url("/"))[core.COOKIE]
+    copy = {"Cookie": f"{core.COOKIE}={cookie.value}"}
+    html = await (await bot.client.get("/dashboard/directory")).text()
+    await bot.client.post("/logout", data={"csrf": csrf_of(html)}, allow_redirects=False)
+    assert not await can_see_directory(bot, headers=copy)
+    await bot.say("/dangnhap", sender=ADMIN)  # signing in again works, with a new cookie
+    rows = await bot.outbox(purpose="login_link", target_id=ADMIN)
+    url = re.search(r"(http://\S+/login/\S+)", rows[-1].text).group(1)
+    again = await press_button(bot, url.removeprefix(bot.settings.base_url))
+    assert again.status == 303 and await can_see_directory(bot)
+    bot.client.session.cookie_jar.clear()
+    assert not await can_see_directory(bot, headers=copy)
+
+
+async def test_reactivating_a_staff_member_does_not_bring_their_old_cookie_back(bot):
+    await sign_in_by_link(bot, HEAD)
+    cookie = bot.client.session.cookie_jar.filter_cookies(bot.client.make_url("/"))[core.COOKIE]
+    old = {"Cookie": f"{core.COOKIE}={cookie.value}"}
+    async with bot.runtime.sessions() as db:
+        await repo.deactivate_staff(db, user_id=HEAD, source="chat", now=bot.clock.now())
+        await db.commit()
+        staff = await repo.get_staff(db, user_id=HEAD)
+        assert staff is not None
+        staff.active = True
+        db.add(staff)
+        await db.commit()
+    assert not await can_see_directory(bot, headers=old)
+
+
 async def test_a_deactivated_staff_members_session_stops_working(bot):
     await sign_in_by_link(bot, HEAD)
     assert await can_see_directory(bot)

@@ -274,7 +274,7 @@ async def _signed_in(
         )
         await db.commit()
     response = _redirect(target)
-    start_session(request, response, staff.zalo_user_id)
+    start_session(request, response, staff)
     return response
 
 
@@ -333,8 +333,18 @@ def _refused(request: web.Request, *, inactive: bool) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    """Drop the session (CSRF-checked) and go to the sign-in form."""
+    """End the session (CSRF-checked) and go to the sign-in form. The person's session version
+    moves on, so the cookie (and any copy of it, on any browser) stops working."""
     check_csrf(request, await request.post())
+    viewer = await current_viewer(request)
+    if viewer is not None:
+        runtime = runtime_of(request)
+        async with runtime.sessions() as db:
+            await repo.end_sessions(db, user_id=viewer.user_id)
+            await repo.audit(
+                db, at=runtime.clock.now(), actor_id=viewer.user_id, action="dashboard_logout"
+            )
+            await db.commit()
     response = _redirect("/login")
     end_session(response)
     return response

@@ -29,6 +29,7 @@ from bot.appkeys import RUNTIME
 from bot.render import vnd
 from bot.runtime import Runtime
 from storage import repo
+from storage.models import Staff
 
 log = logging.getLogger(__name__)
 
@@ -93,15 +94,19 @@ def _sign(key: bytes, payload: bytes) -> str:
     return base64.urlsafe_b64encode(hmac.new(key, payload, hashlib.sha256).digest()).decode()
 
 
-def make_session_cookie(runtime: Runtime, user_id: str, now: datetime) -> str:
+def make_session_cookie(runtime: Runtime, user_id: str, now: datetime, version: int = 0) -> str:
+    """A signed cookie for `user_id` until SESSION_TTL from `now`, under their session version
+    (Staff.session_version: signing out moves it on and ends the cookie)."""
     expires = now + runtime.settings.duration("session_ttl")
-    payload = json.dumps({"u": user_id, "e": int(expires.timestamp())}).encode()
+    payload = json.dumps({"u": user_id, "e": int(expires.timestamp()), "v": version}).encode()
     body = base64.urlsafe_b64encode(payload).decode()
     return f"{body}.{_sign(_key(runtime), payload)}"
 
 
-def read_session_cookie(runtime: Runtime, value: str | None, now: datetime) -> str | None:
-    """The staff id in a valid, unexpired cookie; None for anything else."""
+def read_session_cookie(
+    runtime: Runtime, value: str | None, now: datetime
+) -> tuple[str, int] | None:
+    """The staff id and session version in a valid, unexpired cookie; None for anything else."""
     if not value or "." not in value:
         return None
     body, signature = value.rsplit(".", 1)
@@ -117,9 +122,10 @@ def read_session_cookie(runtime: Runtime, value: str | None, now: datetime) -> s
         return None
     if not isinstance(data, dict) or not isinstance(data.get("u"), str):
         return None
-    if int(data.get("e", 0)) <= now.timestamp():
+    expires, version = data.get("e", 0), data.get("v", 0)
+    if not isinstance(expires, int) or not isinstance(version, int) or expires <= now.timestamp():
         return None
-    return data["u"]
+    return data["u"], version
 
 
 def https_only(request: web.Request) -> bool:
@@ -127,13 +133,16 @@ def https_only(request: web.Request) -> bool:
     return request.app[RUNTIME].settings.base_url.startswith("https://")
 
 
-def start_session(request: web.Request, response: web.StreamResponse, user_id: str) -> None:
-    """Sign `user_id` in on this response."""
+def start_session(request: web.Request, response: web.StreamResponse, staff: Staff) -> None:
+    """Sign `staff` in on this response (under their current session version)."""
     runtime = request.app[RUNTIME]
     ttl = runtime.settings.duration("session_ttl")
+    cookie = make_session_cookie(
+        runtime, staff.zalo_user_id, runtime.clock.now(), staff.session_version
+    )
     response.set_cookie(
         COOKIE,
-        make_session_cookie(runtime, user_id, runtime.clock.now()),
+        cookie,
         max_age=int(ttl.total_seconds()),
         httponly=True,
         samesite="Lax",
@@ -164,12 +173,13 @@ async def current_viewer(request: web.Request) -> Viewer | None:
     if VIEWER in request:
         return request[VIEWER]
     runtime = request.app[RUNTIME]
-    user_id = read_session_cookie(runtime, request.cookies.get(COOKIE), runtime.clock.now())
+    signed = read_session_cookie(runtime, request.cookies.get(COOKIE), runtime.clock.now())
     viewer = None
-    if user_id:
+    if signed:
+        user_id, version = signed
         async with runtime.read_sessions() as db:
             staff = await repo.get_staff(db, user_id=user_id)
-        if staff is not None and staff.active:
+        if staff is not None and staff.active and staff.session_version == version:
             viewer = Viewer(staff.zalo_user_id, staff.name, staff.role)
     request[VIEWER] = viewer
     return viewer
