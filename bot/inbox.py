@@ -80,6 +80,12 @@ GIVE_WAY_ROWS_SQLITE = 16
 GIVE_WAY_HOLD_SECONDS = 0.02
 GIVE_WAY_SECONDS = 0.5
 GIVE_WAY_POLL_SECONDS = 0.005
+# A group commit that has not finished after this long is given up (its connection closed, a
+# new one opened for the next): the webhook answered 503 long before, at its own deadline.
+STORE_SECONDS = 10.0
+# The webhook counts as unable to store (/healthz "degraded") while its last group commit
+# failed, or one has been under way this long.
+STUCK_SECONDS = 2.0
 
 Queued = tuple[dict[str, Any], "asyncio.Future[bool]"]
 
@@ -150,6 +156,9 @@ def _pg_conninfo(sessions: SessionFactory) -> str | None:
     return bind.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+_OUT_OF_REACH = (*_UNREACHABLE, TimeoutError)  # or it hangs: STORE_SECONDS passed
+
+
 class StoreError(Exception):
     """The event was not stored; the webhook answers 503 and Zalo delivers it again."""
 
@@ -183,6 +192,15 @@ class GroupCommit:
         # session it was three, and the SQLAlchemy work around them.
         self._sqlite_path = _sqlite_path(sessions)
         self._sqlite_connection: aiosqlite.Connection | None = None
+        self.failing = False  # the last group commit failed (the database was out of reach)
+        self._writing_since: float | None = None
+
+    @property
+    def storing(self) -> bool:
+        """Whether the webhook can store events now, as far as its last group commit shows."""
+        since = self._writing_since
+        stuck = since is not None and time.monotonic() - since > STUCK_SECONDS
+        return not self.failing and not stuck
 
     async def store(self, values: dict[str, Any]) -> bool:
         """Queue one row; True once it is committed as new, False when its key was taken."""
@@ -238,16 +256,22 @@ class GroupCommit:
             self._in_flight, self._queue = [], []
 
     async def _write(self, batch: list[Queued]) -> None:
+        self._writing_since = time.monotonic()
         try:
-            new = await self._insert([values for values, _ in batch])
+            async with asyncio.timeout(STORE_SECONDS):
+                new = await self._insert([values for values, _ in batch])
         except Exception as exc:
-            if len(batch) > 1 and not isinstance(exc, _UNREACHABLE):
+            self.failing = isinstance(exc, _OUT_OF_REACH)
+            if len(batch) > 1 and not isinstance(exc, _OUT_OF_REACH):
                 for one in batch:  # one bad row must not refuse the others
                     await self._write([one])
                 return
             for _, done in batch:  # the database is unreachable: all of them wait for Zalo
                 _settle(done, error=exc)
             return
+        finally:
+            self._writing_since = None
+        self.failing = False
         taken: set[str] = set()
         for values, done in batch:  # the same key twice in one batch: the first one is new
             key = values["dedupe_key"]
@@ -259,7 +283,7 @@ class GroupCommit:
             try:
                 if self._connection is None or self._connection.closed:
                     self._connection = await psycopg.AsyncConnection.connect(
-                        self._conninfo, autocommit=True, connect_timeout=5
+                        self._conninfo, autocommit=True, **storage_db.PG_CONNECT_ARGS
                     )
                 cursor = await self._connection.execute(_PG_INSERT, _pg_rows(rows))
                 return {row[0] for row in await cursor.fetchall()}
@@ -415,6 +439,11 @@ class Inbox:
         """Look for pending events now (one was put back in line)."""
         self._wake.set()
 
+    @property
+    def storing(self) -> bool:
+        """Whether this process's webhook can store events now (see GroupCommit.storing)."""
+        return self._writer.storing
+
     async def store(
         self,
         *,
@@ -470,7 +499,7 @@ class Inbox:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    conninfo, autocommit=True, connect_timeout=5
+                    conninfo, autocommit=True, **storage_db.PG_CONNECT_ARGS
                 ) as connection:
                     await connection.execute(f"LISTEN {CHANNEL}")
                     self._wake.set()  # events stored while nobody listened

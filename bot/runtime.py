@@ -59,6 +59,7 @@ WORKER_POLL_SECONDS = 0.05  # role worker: nothing wakes it; see inbox_poll_seco
 SWEEP_SECONDS = 0.25
 # How often a worker looks for confirmed customer data erasures to run (bot/privacy.py).
 ERASE_POLL_SECONDS = 1.0
+HEALTH_SECONDS = 2.0  # /healthz waits this long for the database's answer
 
 
 @dataclass
@@ -78,6 +79,7 @@ class Runtime:
     scheduler: AsyncIOScheduler | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _tick_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _probe: asyncio.Task[dict[str, Any]] | None = None  # the health check's round trips
     _erase_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Signs dashboard sessions when SESSION_SECRET is empty (bot/web/core.py); loaded at start.
     session_key: bytes | None = field(default=None, repr=False)
@@ -302,11 +304,34 @@ class Runtime:
             log.error("token refresh failed: %s", exc)
 
     async def health(self) -> dict[str, Any]:
-        """Database reachability, backlog sizes and the Zalo token state (never the token)."""
+        """Database reachability, backlog sizes and the Zalo token state (never the token).
+
+        `database`: "ok"; "degraded" when the webhook cannot store events (its connection is
+        failing or hangs) though the database answers; "error: …" when it does not answer
+        within HEALTH_SECONDS. The round trips run in a probe of their own that /healthz
+        waits for at most HEALTH_SECONDS: a hung connection never hangs the health check.
+        """
         report: dict[str, Any] = {
             "mode": "local" if self.settings.local_mode else "live",
             "role": self.settings.process_role,
         }
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.create_task(self._database_report(), name="health-probe")
+        try:
+            async with asyncio.timeout(HEALTH_SECONDS):
+                report |= await asyncio.shield(self._probe)
+        except TimeoutError:
+            report["database"] = "error: no answer within 2 s"
+        except Exception as exc:  # reported, not raised: this is the health check
+            report["database"] = f"error: {type(exc).__name__}"
+        if report["database"] == "ok" and not self.inbox.storing:
+            report["database"] = "degraded"
+        report["webhook_store"] = "ok" if self.inbox.storing else "failing"
+        report["zalo"] = self.tokens.state() if self.tokens else {"token": "local mode"}
+        return report
+
+    async def _database_report(self) -> dict[str, Any]:
+        report: dict[str, Any] = {}
         try:
             async with self.sessions() as db:
                 await db.exec(text("SELECT 1"))  # type: ignore[call-overload]
@@ -323,7 +348,6 @@ class Runtime:
             report["database"] = "ok"
         except Exception as exc:  # reported, not raised: this is the health check
             report["database"] = f"error: {type(exc).__name__}"
-        report["zalo"] = self.tokens.state() if self.tokens else {"token": "local mode"}
         return report
 
     async def render_metrics(self) -> str:

@@ -5,9 +5,48 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
+from bot.logsafe import loggable
+
 log = logging.getLogger(__name__)
+
+BACKOFF_FIRST = 0.5  # seconds after a failed pass, doubling at each failure in a row
+BACKOFF_MAX = 30.0
+SUMMARY_EVERY = 60.0  # while passes keep failing, one line a minute says so
+
+
+class Failures:
+    """A worker's failed passes in a row: one log line when they start (with the traceback at
+    DEBUG), one a minute while they go on, one when a pass succeeds again; and the pause
+    before the next try, doubling up to BACKOFF_MAX (a database outage made a worker retry
+    ~50 times a second and log a traceback each time)."""
+
+    def __init__(self, name: str, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.name, self.monotonic = name, monotonic
+        self.count = 0
+        self._told_at = 0.0
+
+    def failed(self, exc: Exception) -> float:
+        """Record a failed pass; the seconds to wait before the next."""
+        self.count += 1
+        now = self.monotonic()
+        if self.count == 1:
+            log.warning("%s pass failed: %s", self.name, loggable(exc, 300))
+            log.debug("%s pass failed", self.name, exc_info=exc)
+            self._told_at = now
+        elif now - self._told_at >= SUMMARY_EVERY:
+            log.warning(
+                "%s: still failing, %d passes in a row (%s)", self.name, self.count, loggable(exc)
+            )
+            self._told_at = now
+        return min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self.count - 1))
+
+    def succeeded(self) -> None:
+        if self.count:
+            log.warning("%s: working again after %d failed passes", self.name, self.count)
+        self.count = 0
 
 
 async def run_forever(
@@ -19,14 +58,20 @@ async def run_forever(
 ) -> None:
     """Call `one_pass` until `stop` is set (a pass under way finishes) or the task is cancelled.
 
-    A failing pass is logged and never kills the worker.
+    A failing pass never kills the worker: it is logged (see Failures) and the next one waits,
+    longer after each failure in a row, whatever wakes the worker meanwhile.
     """
     stop = stop or asyncio.Event()
+    failures = Failures(name)
     while not stop.is_set():
         try:
             await one_pass()
-        except Exception:
-            log.exception("%s pass failed", name)
+        except Exception as exc:
+            pause = failures.failed(exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), pause)
+            continue
+        failures.succeeded()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), poll_seconds)
         wake.clear()

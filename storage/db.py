@@ -18,6 +18,26 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
+# Every PostgreSQL connection (the pool's and the inbox's own): a server that stops answering
+# fails a connection attempt in seconds; TCP keepalives and tcp_user_timeout end a half-open
+# connection (a failover, a NAT that dropped its state) in about 15 s instead of the kernel's
+# 15 minutes or more, so it is dropped and a new one opened; the server ends a statement
+# running past STATEMENT_TIMEOUT_MS and a transaction left idle past IDLE_TIMEOUT_MS.
+STATEMENT_TIMEOUT_MS = 60_000
+IDLE_TIMEOUT_MS = 120_000
+PG_CONNECT_ARGS: dict[str, Any] = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 3,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 15_000,
+    "options": (
+        f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"
+        f" -c idle_in_transaction_session_timeout={IDLE_TIMEOUT_MS}"
+    ),
+}
+
 
 def async_url(url: str) -> str:
     """The URL with the async driver this project uses: storage/sqlite_driver.py or psycopg."""
@@ -73,7 +93,7 @@ def make_engine(url: str) -> AsyncEngine:
     # the pool's connections, the webhook answers 503 (Zalo redelivers), a worker retries.
     # A PostgreSQL server that stops answering must fail a connection attempt in seconds, not
     # hang it: the webhook has to answer Zalo within 2 s (it answers 503 at its deadline).
-    connect_args = {} if sqlite else {"connect_timeout": 5}
+    connect_args = {} if sqlite else dict(PG_CONNECT_ARGS)
     engine = create_async_engine(async_url(url), connect_args=connect_args)
     if sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
