@@ -4,6 +4,16 @@ Delivery keeps the order within each group or user, retries with backoff on -32,
 and 5xx, and records permanent errors (telling the staff member concerned) instead of retrying
 forever. Each row is claimed with a short lease, so a second process or a crash mid-send never
 loses it. The Zalo message id of every bot message is kept, so replies to it can be recognised.
+
+Each group (or user) is delivered on its own: a send that hangs holds up its own group only,
+never the others (at most CONCURRENT_TARGETS groups at a time). A lease is renewed while its
+process works, so it can be short (LEASE): a process that dies leaves its rows for another
+after LEASE at most, and one that restarts takes its own back at once (`take_back`).
+
+Delivery is at least once, honestly: when Zalo took a message and the process died (or the
+database failed) before "sent" was saved, the message is sent again: by another process after
+LEASE, or by the same one right after its restart. Saving "sent" is retried a few times first,
+so a database blip alone rarely causes it. At most one message per group can be doubled so.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
 from bot.intents import Intent, Invite, SendGroup, SendUser
+from bot.logsafe import loggable
 from bot.metrics import Metrics
 from bot.render import Renderer
 from bot.worker import run_forever, stop_after_pass
@@ -32,8 +43,9 @@ from storage.models import Message, OutboxMessage
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(seconds=15)  # renewed every LEASE/3 while the process holds the row
 CONCURRENT_TARGETS = 8
+SAVE_TRIES = (0.2, 0.5, 1.0)  # seconds between tries to save "sent" after Zalo took a message
 MAX_PIECES = 3  # Zalo messages one reply may take; a longer text is cut, ending with "…"
 
 
@@ -168,6 +180,7 @@ class Outbox:
         locale: str,
         metrics: Metrics | None = None,
         read_sessions: SessionFactory | None = None,
+        holder: str = "local",
     ) -> None:
         self.sessions, self.sender, self.clock = sessions, sender, clock
         # The pass looks for due rows without the write lock (storage.db.make_read_sessions):
@@ -175,24 +188,84 @@ class Outbox:
         self.read_sessions = read_sessions or sessions
         self.metrics = metrics or Metrics()
         self.renderer, self.locale = renderer, locale
+        self.holder = holder  # this process, as its leases name it
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
+        self._gate = asyncio.Semaphore(CONCURRENT_TARGETS)
+        self._busy: dict[str, asyncio.Task[int]] = {}  # target -> its delivery under way
+        self._held: set[int] = set()  # rows this process has claimed and not settled
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self, poll_seconds: float = 1.0) -> None:
-        await run_forever(self.deliver_due, self._wake, poll_seconds, "outbox", self._stop)
+        """Deliver until stopped; a pass starts each due group's delivery and returns."""
+        renewing = asyncio.create_task(self._renew_leases(), name="outbox-leases")
+        try:
+            await run_forever(
+                lambda: self.deliver_due(wait=False), self._wake, poll_seconds, "outbox", self._stop
+            )
+        finally:
+            renewing.cancel()
+            await asyncio.gather(renewing, return_exceptions=True)
 
-    async def shutdown(self, task: asyncio.Task[None]) -> None:
-        """Stop after the send under way, so no message is left half-sent at exit."""
+    async def shutdown(self, task: asyncio.Task[None], grace_seconds: float = 10.0) -> None:
+        """Stop after the sends under way, so no message is left half-sent at exit."""
         await stop_after_pass(task, self._stop, self._wake)
+        busy = list(self._busy.values())
+        if busy:
+            _, late = await asyncio.wait(busy, timeout=grace_seconds)
+            for straggler in late:
+                straggler.cancel()
+            await asyncio.gather(*busy, return_exceptions=True)
 
-    async def deliver_due(self, limit: int = 200) -> int:
-        """Deliver what is due now, in order per target; returns how many rows were tried.
+    async def take_back(self) -> int:
+        """At start: the rows this process (same host and port) was sending when it stopped
+        are due again now, not after their lease."""
+        async with self.sessions() as db:
+            result = await db.exec(  # type: ignore[call-overload]
+                update(OutboxMessage)
+                .where(
+                    col(OutboxMessage.status) == "sending",
+                    col(OutboxMessage.leased_by) == self.holder,
+                )
+                .values(status="pending", next_attempt_at=self.clock.now(), leased_by=None)
+            )
+            await db.commit()
+        if result.rowcount:
+            log.warning("outbox: took back %d sends cut short by the last stop", result.rowcount)
+        return int(result.rowcount or 0)
+
+    async def _renew_leases(self) -> None:
+        """Every LEASE/3, push the lease of each row this process holds a LEASE ahead."""
+        while True:
+            await asyncio.sleep(LEASE.total_seconds() / 3)
+            held = sorted(self._held)
+            if not held:
+                continue
+            try:
+                async with self.sessions() as db:
+                    await db.exec(  # type: ignore[call-overload]
+                        update(OutboxMessage)
+                        .where(
+                            col(OutboxMessage.id).in_(held),
+                            col(OutboxMessage.status) == "sending",
+                            col(OutboxMessage.leased_by) == self.holder,
+                        )
+                        .values(next_attempt_at=self.clock.now() + LEASE)
+                    )
+                    await db.commit()
+            except Exception as exc:  # the next renewal tries again; the lease is the backstop
+                log.warning("outbox: could not renew leases: %s", loggable(exc))
+
+    async def deliver_due(self, limit: int = 200, *, wait: bool = True) -> int:
+        """Start delivering what is due now, in order per target, each target on its own;
+        with `wait`, return once those deliveries end, with how many rows were tried, else at
+        once, with how many targets were started.
 
         Only a row that is due is claimed (a conditional UPDATE in its own transaction), so a
-        pass with nothing due writes nothing.
+        pass with nothing due writes nothing. A target whose delivery is still under way (a
+        slow Zalo call) is left to it: the others go on.
         """
         now = self.clock.now()
         async with self.read_sessions() as db:
@@ -206,10 +279,32 @@ class Outbox:
             ).all()
         chains: dict[str, list[OutboxMessage]] = {}
         for row in rows:
-            chains.setdefault(row.target_id, []).append(row)
-        gate = asyncio.Semaphore(CONCURRENT_TARGETS)
-        tried = await asyncio.gather(*(self._chain(chain, now, gate) for chain in chains.values()))
-        return sum(tried)
+            if row.target_id not in self._busy:
+                chains.setdefault(row.target_id, []).append(row)
+        started = [
+            self._start(target, chain, now)
+            for target, chain in chains.items()
+            if chain[0].next_attempt_at <= now
+        ]
+        if not wait:
+            return len(started)
+        return sum(await asyncio.gather(*started))
+
+    def _start(self, target: str, chain: list[OutboxMessage], now: datetime) -> asyncio.Task[int]:
+        task = asyncio.create_task(self._chain(chain, now, self._gate), name=f"outbox:{target}")
+        self._busy[target] = task
+        task.add_done_callback(lambda done: self._ended(target, done))
+        return task
+
+    def _ended(self, target: str, task: asyncio.Task[int]) -> None:
+        """A target's delivery ended: look again if it sent something (more may be queued)."""
+        self._busy.pop(target, None)
+        if task.cancelled():
+            return
+        if (exc := task.exception()) is not None:
+            log.warning("outbox %s: delivery stopped: %s", loggable(target), loggable(exc))
+        elif task.result():
+            self._wake.set()
 
     async def _chain(
         self, chain: list[OutboxMessage], now: datetime, gate: asyncio.Semaphore
@@ -234,19 +329,45 @@ class Outbox:
                     col(OutboxMessage.status) == row.status,
                     col(OutboxMessage.next_attempt_at) == row.next_attempt_at,
                 )
-                .values(status="sending", next_attempt_at=self.clock.now() + LEASE)
+                .values(
+                    status="sending",
+                    next_attempt_at=self.clock.now() + LEASE,
+                    leased_by=self.holder,
+                )
             )
             await db.commit()
-            return bool(result.rowcount)
+        if result.rowcount:
+            assert row.id is not None
+            self._held.add(row.id)
+        return bool(result.rowcount)
 
     async def _attempt(self, row: OutboxMessage, now: datetime) -> bool:
+        assert row.id is not None
         try:
-            message_id = await self.sender.deliver(row)
-        except ZaloError as exc:
-            await self._failed(row, exc, now)
-            return False
-        await self._sent(row, message_id, now)
-        return True
+            try:
+                message_id = await self.sender.deliver(row)
+            except ZaloError as exc:
+                await self._failed(row, exc, now)
+                return False
+            await self._saved_as_sent(row, message_id, now)
+            return True
+        finally:
+            self._held.discard(row.id)
+
+    async def _saved_as_sent(
+        self, row: OutboxMessage, message_id: str | None, now: datetime
+    ) -> None:
+        """Zalo took the message: save that, trying again a few times (a database that fails
+        now would have the message sent again once the lease runs out)."""
+        for pause in (*SAVE_TRIES, None):
+            try:
+                await self._sent(row, message_id, now)
+                return
+            except Exception as exc:
+                if pause is None:
+                    raise
+                log.warning("outbox %s: saving 'sent' failed (%s), again", row.id, loggable(exc))
+                await asyncio.sleep(pause)
 
     async def _sent(self, row: OutboxMessage, message_id: str | None, now: datetime) -> None:
         async with self.sessions() as db:

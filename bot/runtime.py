@@ -11,6 +11,7 @@ import contextlib
 import functools
 import logging
 import secrets
+import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -109,6 +110,7 @@ class Runtime:
             await self.tokens.load()
         log.info("process role: %s", self.settings.process_role)
         if workers and self.settings.runs_workers:
+            await self.outbox.take_back()
             self._spawn(self.inbox.run(inbox_poll_seconds(self.settings)), "inbox")
             self._spawn(self.outbox.run(), "outbox")
             self.scheduler = AsyncIOScheduler(timezone=self.settings.timezone)
@@ -505,6 +507,7 @@ def build_runtime(
         settings.locale,
         metrics=metrics,
         read_sessions=make_read_sessions(engine),
+        holder=f"{socket.gethostname()}:{settings.port}"[:100],
     )
     deps = Deps(settings, clock, renderer, Calendars(settings))
     inbox = Inbox(sessions, deps, on_processed=outbox.wake, metrics=metrics)

@@ -157,6 +157,7 @@ class OutboxMessage(SQLModel, table=True):
     notify_user_id: str | None = Field(default=None, max_length=64)  # told if it fails for good
     attempts: int = 0
     next_attempt_at: datetime = _utc()
+    leased_by: str | None = Field(default=None, max_length=100)  # the process sending it
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     error_code: int | None = None
     zalo_message_id: str | None = Field(default=None, max_length=100, index=True)
