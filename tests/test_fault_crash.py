@@ -16,8 +16,8 @@ What is exact and what is not:
   the lease runs out, which sends it again. A group's messages go one at a time, so a kill can
   double at most one message per group; every other reply reaches Zalo exactly once.
 
-The outbox lease (15 s, renewed while a process works) is cut to LEASE seconds in these processes, so the test does not wait
-a minute for it; nothing else differs from `python webhook.py`.
+The outbox lease (15 s, renewed while a process works) is cut to LEASE seconds in these
+processes, so the test does not wait for it; nothing else differs from `python webhook.py`.
 """
 
 from __future__ import annotations
