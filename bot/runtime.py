@@ -149,12 +149,12 @@ class Runtime:
             self._spawn(self.catch_up(), "catch-up")
 
     async def stop(self) -> None:
+        self._stopping = True  # no new sweep or job; an erasure stops after its current chunk
         if self.scheduler and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         workers = {"inbox": self.inbox, "outbox": self.outbox}
         for task in [t for t in self.tasks if t.get_name() in workers]:
             await workers[task.get_name()].shutdown(task)
-        self._stopping = True  # an erasure under way stops after its current chunk
         with contextlib.suppress(TimeoutError):  # let a deadline sweep under way finish
             await asyncio.wait_for(self._tick_lock.acquire(), 10)
         with contextlib.suppress(TimeoutError):
@@ -261,14 +261,24 @@ class Runtime:
                 await self._run_job_safely(job.name)
 
     async def _run_job_safely(self, name: str) -> None:
+        if self._stopping:
+            return
         try:
             await self.run_job(name)
+        except asyncio.CancelledError:  # a stop: the job's claim is found again at the next start
+            log.debug("scheduled job %s stopped with the service", name)
         except Exception:
             log.exception("scheduled job %s failed", name)
 
     async def _tick_safely(self) -> None:
+        """The scheduler's sweep. A stop cancels one waiting for the sweep lock (stop holds
+        it): that is no error (the deadlines are rows, found again at the next start)."""
+        if self._stopping:
+            return
         try:
             await self.tick()
+        except asyncio.CancelledError:
+            log.debug("deadline sweep stopped with the service")
         except Exception:
             log.exception("deadline sweep failed")
 
