@@ -9,16 +9,17 @@ import asyncio
 import gc
 import json
 import logging
-import math
 import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from aiohttp import ClientPayloadError, web, web_log
 
-from bot import api
+from bot import api, quarantine
 from bot import web as pages
 from bot.appkeys import RUNTIME
 from bot.clientip import client_address
@@ -82,6 +83,7 @@ RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 ACK_DEADLINE = web.AppKey("ack_deadline_seconds", float)
 REFUSALS = web.AppKey("refusals_log", QuietLog)  # refused traffic: a line a minute per kind
 WEBHOOK_PATH = "/zalo/webhook"
+SAMPLE_BEFORE = datetime(2001, 9, 9, 1, 46, 40, tzinfo=UTC)  # 10**12 ms: 12-digit timestamps
 
 
 class AccessLogger(web_log.AccessLogger):
@@ -119,7 +121,15 @@ async def client_gone(request: web.Request, handler: web.RequestHandler) -> web.
 
 
 async def zalo_webhook(request: web.Request) -> web.Response:
-    """Verify the signature, store the raw event, answer 200. Never 500: Zalo would give up."""
+    """Verify the signature, store the raw event, answer 200. Never 500: Zalo would give up.
+
+    Zalo saves a webhook URL only when its check gets a 200 and disables one that keeps
+    failing, so everything that is not a storable event is acknowledged with 200 and has no
+    effect: an empty body, no event_name, a console sample, a bad or missing signature (kept
+    in the quarantine, bot/quarantine.py), a replayed timestamp. The only other answers: 413
+    for a body over WEBHOOK_MAX_BYTES, 503 when a good event could not be stored (Zalo
+    delivers it again). A correctly signed event is never rate limited.
+    """
     runtime = request.app[RUNTIME]
     count = runtime.metrics.inc
     try:
@@ -128,60 +138,36 @@ async def zalo_webhook(request: web.Request) -> web.Response:
         count(WEBHOOK_EVENTS, "too_large")
         return _answer(413, "body too large")
     try:
-        body: dict | None = load_body(raw)
-        problem = ""
-    except EventError as exc:
-        body, problem = None, str(exc)
-    if body is not None and not body.get("event_name"):
+        body = load_body(raw)
+    except EventError:
+        if raw.strip():
+            count(WEBHOOK_EVENTS, "bad_request")
+        body = {}
+    name, timestamp = body.get("event_name"), body.get("timestamp")
+    if not name or not isinstance(name, str):
         return _answer(200, "no event: webhook is reachable")  # the console's URL check
-    limiter = request.app[RATE_LIMITER]
-    source = client_address(request, runtime.proxies)
-    wait = limiter.check(source)
-    if wait:
-        count(WEBHOOK_EVENTS, "rate_limited")
-        request.app[REFUSALS].warning("rate", "rate limited %s (WEBHOOK_RATE_LIMIT)", source)
-        response = _answer(429, "too many events from this address, retry later")
-        response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
-        return response
-    if body is None:
-        count(WEBHOOK_EVENTS, "bad_request")
-        return _answer(400, problem)
-    name = body.get("event_name")
-    timestamp = body.get("timestamp")
-    sent_at = event_moment(timestamp)
-    if not isinstance(name, str) or sent_at is None:
-        count(WEBHOOK_EVENTS, "bad_request")
-        return _answer(400, "event_name must be a string and timestamp a number")
     settings = runtime.settings
     signature = request.headers.get("X-ZEvent-Signature")
-    if not verify_signature(
+    sent_at = event_moment(timestamp)
+    if sent_at is None or not verify_signature(
         signature, settings.signing_app_id, raw, str(timestamp), settings.signing_secret
     ):
-        count(WEBHOOK_EVENTS, "rejected_signature")
-        request.app[REFUSALS].warning(
-            "signature",
-            "rejected %s from %s: %s signature",
-            loggable(name),
-            source,
-            "missing" if not signature else "wrong",
-        )
-        return _answer(401, "invalid X-ZEvent-Signature")
+        return await _unverified(request, raw, body, name, signature)
     # With the built-in local secret anyone can sign a fresh event: the window would add nothing.
+    # A timestamp before 2001 (12 digits, as in Zalo's documented samples) is a sample, never
+    # a real event, whatever the window.
     window = settings.replay_window if settings.zalo_oa_secret_key else None
-    if window is not None:
-        age = runtime.clock.now() - sent_at
-        if abs(age) > window:
-            count(WEBHOOK_EVENTS, "replayed")
-            request.app[REFUSALS].warning(
-                "replay",
-                "refused %s from %s: timestamp %s is %s from now, outside WEBHOOK_REPLAY_WINDOW=%s",
-                loggable(name),
-                source,
-                loggable(timestamp),
-                age,
-                settings.webhook_replay_window,
-            )
-            return _answer(409, "event timestamp outside the replay window (WEBHOOK_REPLAY_WINDOW)")
+    too_old = sent_at < SAMPLE_BEFORE
+    if too_old or (window is not None and abs(runtime.clock.now() - sent_at) > window):
+        count(WEBHOOK_EVENTS, "replayed")
+        request.app[REFUSALS].warning(
+            "replay",
+            "ignored %s: timestamp %s is outside WEBHOOK_REPLAY_WINDOW=%s (a replay or a sample)",
+            loggable(name),
+            loggable(timestamp),
+            settings.webhook_replay_window,
+        )
+        return _answer(200, "timestamp outside the replay window: nothing stored")
     try:
         async with asyncio.timeout(request.app[ACK_DEADLINE]):  # no task per call, unlike wait_for
             new = await runtime.inbox.store(
@@ -200,6 +186,47 @@ async def zalo_webhook(request: web.Request) -> web.Response:
         return _answer(503, "temporarily unavailable, please retry")
     count(WEBHOOK_EVENTS, "stored" if new else "duplicate")
     return web.Response(body=_DUPLICATE if not new else _STORED, content_type="application/json")
+
+
+async def _unverified(
+    request: web.Request, raw: bytes, body: dict[str, Any], name: str, signature: str | None
+) -> web.Response:
+    """An event whose signature fails: kept in the quarantine, never processed while it fails,
+    acknowledged with 200. Over WEBHOOK_RATE_LIMIT (per source) such traffic is dropped, not
+    kept and not logged line by line."""
+    runtime = request.app[RUNTIME]
+    count = runtime.metrics.inc
+    source = client_address(request, runtime.proxies)
+    if request.app[RATE_LIMITER].check(source):
+        count(WEBHOOK_EVENTS, "rate_limited")
+        request.app[REFUSALS].warning("rate", "dropped unsigned traffic from %s", source)
+        return _answer(200, "signature invalid: dropped")
+    count(WEBHOOK_EVENTS, "rejected_signature")
+    hint = quarantine.hint_for(runtime.settings, raw, body, signature)
+    request.app[REFUSALS].warning(
+        "signature",
+        "quarantined %s from %s: %s signature%s",
+        loggable(name),
+        source,
+        "missing" if not signature else "wrong",
+        f" ({quarantine.HINTS[hint]})" if hint else "",
+    )
+    try:
+        async with runtime.sessions() as db:
+            await quarantine.hold(
+                db,
+                raw=raw,
+                name=name,
+                signature=signature,
+                source=source,
+                hint=hint,
+                now=runtime.clock.now(),
+                settings=runtime.settings,
+            )
+            await db.commit()
+    except Exception as exc:  # it failed its signature: nothing of ours is lost
+        request.app[REFUSALS].warning("quarantine", "could not keep it: %s", loggable(exc))
+    return _answer(200, "signature invalid: kept, not processed")
 
 
 _STORED = json.dumps({"ok": True, "duplicate": False}).encode()  # the answers of every event

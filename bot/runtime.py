@@ -23,7 +23,7 @@ from sqlalchemy import func, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 
-from bot import privacy, rules, schedules
+from bot import privacy, quarantine, rules, schedules
 from bot.calendars import Calendars
 from bot.clientip import parse_proxies
 from bot.clock import Clock
@@ -108,6 +108,7 @@ class Runtime:
         log.info("products file %s: %s", self.settings.products_file, counts)
         if self.tokens:
             await self.tokens.load()
+        await self.recheck_quarantine()
         log.info("process role: %s", self.settings.process_role)
         if workers and self.settings.runs_workers:
             await self.outbox.take_back()
@@ -292,6 +293,17 @@ class Runtime:
             if not processed and not delivered:
                 return
 
+    async def recheck_quarantine(self) -> quarantine.Rechecked:
+        """Events kept for a failed signature that verify with the current key enter the inbox
+        (at each start: a fixed key takes effect with the restart)."""
+        done = await quarantine.recheck(self.sessions, self.settings, self.clock.now())
+        if done.verified:
+            log.warning("quarantine: %d events now verify and were let in", done.verified)
+            self.inbox.wake()
+        if done.still_failing:
+            log.warning("quarantine: %d events still fail their signature", done.still_failing)
+        return done
+
     async def load_session_key(self) -> None:
         """With SESSION_SECRET empty, sessions are signed with a key made once and kept in the
         database: every process signs and accepts the same cookies, and a restart signs nobody
@@ -347,6 +359,11 @@ class Runtime:
         try:
             async with self.sessions() as db:
                 await db.exec(text("SELECT 1"))  # type: ignore[call-overload]
+                last = await quarantine.last_valid_event_at(db)
+                report["webhook"] = {
+                    "last_valid_event_at": last.isoformat() if last else None,
+                    **await quarantine.status(db, self.clock.now()),
+                }
                 report["inbox_pending"] = await _count(db, InboxEvent, InboxEvent.status, "pending")
                 report["outbox_pending"] = sum(  # "sending": claimed, maybe stuck after a crash
                     [
@@ -401,6 +418,30 @@ class Runtime:
                         "zalo_bot_inbox_pending",
                         "Webhook events stored and not processed yet.",
                         await _count(db, InboxEvent, InboxEvent.status, "pending"),
+                    ),
+                ]
+                held = await quarantine.status(db, self.clock.now())
+                last = await quarantine.last_valid_event_at(db)
+                gauges += [
+                    (
+                        "zalo_bot_webhook_quarantined",
+                        "Events kept because their signature failed.",
+                        held["quarantined"],
+                    ),
+                    (
+                        "zalo_bot_webhook_rejected_signature_24h",
+                        "Events whose signature failed in the last 24 hours.",
+                        held["rejected_signature_24h"],
+                    ),
+                    (
+                        "zalo_bot_webhook_last_valid_event_timestamp_seconds",
+                        "When the newest correctly signed event arrived (Unix time).",
+                        last.timestamp() if last else None,
+                    ),
+                    (
+                        "zalo_bot_webhook_signature_hint",
+                        "1 when failed signatures match a known setting mistake (see /healthz).",
+                        1 if held["signature_hint"] else 0,
                     ),
                 ]
                 by_outcome = select(CommandRun.outcome, func.count()).group_by(

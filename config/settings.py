@@ -216,6 +216,8 @@ class Settings:
     process_role: str = _setting("all", _process_role)
     event_time_budget: str = _setting("5s", _duration)
     allowed_hosts: str = _setting("")
+    webhook_quarantine_max: int = _setting("10000", _positive_int)
+    webhook_quarantine_days: int = _setting("7", _positive_int)
 
     @property
     def local_mode(self) -> bool:

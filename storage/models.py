@@ -39,6 +39,21 @@ class InboxEvent(SQLModel, table=True):
     processed_at: datetime | None = _utc(default=None, nullable=True)
 
 
+class QuarantinedEvent(SQLModel, table=True):
+    """A webhook event whose signature failed: acknowledged (200), never processed while it
+    fails, checked again with the current key at each start and on demand (bot/quarantine.py).
+    Bounded: WEBHOOK_QUARANTINE_MAX rows, WEBHOOK_QUARANTINE_DAYS days."""
+
+    __tablename__ = "webhook_quarantine"
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = _utc(index=True)
+    event_name: str = Field(max_length=100)
+    body: str = Field(sa_column=Column(Text, nullable=False))  # the exact bytes, as UTF-8
+    signature: str | None = Field(default=None, max_length=200)  # X-ZEvent-Signature as sent
+    source: str | None = Field(default=None, max_length=64)  # the sender's address
+    hint: str | None = Field(default=None, max_length=40)  # the setting it matched, if any
+
+
 class Customer(SQLModel, table=True):
     __tablename__ = "customers"
     id: int | None = Field(default=None, primary_key=True)

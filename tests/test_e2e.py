@@ -332,12 +332,12 @@ def test_whoami_gets_exactly_one_quoted_reply_through_the_zalo_api(live: Live) -
     assert live.fake.refreshes() == []
 
 
-def test_a_forged_event_is_refused_and_causes_no_call(live: Live) -> None:
+def test_a_forged_event_is_acknowledged_and_causes_no_call(live: Live) -> None:
     group_id = "e2e-group-forged"
     forged = live.service.post(
         whoami(group_id, new_msg_id("forged")), app_id=APP_ID, secret="not-the-oa-secret"
     )
-    assert forged.status_code == 401
+    assert forged.status_code == 200  # acknowledged (Zalo disables failing webhooks), kept aside
 
     barrier(live.service, live.fake, "e2e-barrier-for-forged")
     assert about(live.fake, group_id) == []
