@@ -199,3 +199,26 @@ async def test_forty_signed_events_at_once_under_a_limit_of_five_are_all_taken(
     answers = await asyncio.gather(*[bot.post(body, drain=False) for body in bodies])
     assert [a.status for a in answers] == [200] * 40
     assert len(await _inbox(bot)) == 40
+
+
+async def test_an_admin_rechecks_from_the_dashboard(make_bot: Any, settings: Any) -> None:
+    import re
+
+    from tests.support import ADMIN
+    from tests.test_web_directory import sign_in
+
+    wrong = await make_bot(_keys(settings, "mistyped"))
+    await _send(wrong, wrong.message("/ghichu goi tichcuc từ bảng điều khiển"), key=OA_KEY)
+    fixed = await make_bot(_keys(settings, "mistyped"))
+    fixed.runtime.settings = _keys(settings, OA_KEY)  # the key fixed while it runs
+    sign_in(fixed, ADMIN)
+    html = await (await fixed.client.get("/dashboard")).text()
+    assert 'id="quarantine"' in html
+    token = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert token is not None
+    answer = await fixed.client.post(
+        "/dashboard/quarantine/recheck", data={"csrf": token[1]}, allow_redirects=False
+    )
+    assert answer.status == 303
+    await fixed.runtime.drain()
+    assert await _notes(fixed) == ["từ bảng điều khiển"]

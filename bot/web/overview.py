@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from aiohttp import web
 
-from bot import inbox_admin
+from bot import inbox_admin, quarantine
 from bot.web.core import Viewer, check_csrf, page, render, runtime_of
 from bot.web.display import labeler, namer
 from bot.web.queries import staff_by_id
@@ -39,6 +39,8 @@ async def overview(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             "who": namer(await staff_by_id(db)),
             # events set aside as failed (bot/inbox.py): admins see them and can retry each
             "failed": await inbox_admin.failed_events(db) if viewer.is_admin else [],
+            # events kept for a failed signature (bot/quarantine.py): admins can recheck them
+            "held": await quarantine.status(db, now) if viewer.is_admin else None,
         }
     return render(
         request,
@@ -68,7 +70,16 @@ async def retry_event(request: web.Request, viewer: Viewer) -> web.StreamRespons
     return web.Response(status=303, headers={"Location": "/dashboard#failed-events"})
 
 
+@page(roles=frozenset({"admin"}))
+async def recheck_quarantine(request: web.Request, viewer: Viewer) -> web.StreamResponse:
+    """An admin has the kept events checked again with the current key (after fixing it)."""
+    check_csrf(request, await request.post())
+    await runtime_of(request).recheck_quarantine()
+    return web.Response(status=303, headers={"Location": "/dashboard#quarantine"})
+
+
 def setup(app: web.Application) -> None:
     """Add this part's routes."""
     app.router.add_get("/dashboard", overview)
+    app.router.add_post("/dashboard/quarantine/recheck", recheck_quarantine)
     app.router.add_post("/dashboard/events/{inbox_id}/retry", retry_event)
