@@ -111,9 +111,14 @@ class ZaloClient:
     async def send_group_text(
         self, group_id: str, text: str, quote_msg_id: str | None = None
     ) -> str:
-        """Send `text` to a GMF group; returns Zalo's message_id."""
+        """Send `text` to a GMF group; returns Zalo's message_id.
+
+        Never with `quote_message_id`: Zalo's group message API does not document it, and a
+        refusal would cost a second call per quoted reply. `quote_msg_id` is accepted and
+        dropped (the outbox keeps it, for the record)."""
+        del quote_msg_id
         recipient = {"group_id": str(group_id)}
-        return await self._send("/v3.0/oa/group/message", recipient, text, quote_msg_id)
+        return await self._send("/v3.0/oa/group/message", recipient, text, None)
 
     async def send_user_text(self, user_id: str, text: str, quote_msg_id: str | None = None) -> str:
         """Send a consultation (CS) message to one user; returns Zalo's message_id."""

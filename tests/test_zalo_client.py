@@ -88,10 +88,19 @@ async def test_user_send_posts_to_the_cs_endpoint(zalo, client):
     assert sent_json(route) == {"recipient": {"user_id": "u-1"}, "message": {"text": "Chào anh"}}
 
 
-async def test_quote_id_goes_inside_the_message(zalo, client):
-    route = zalo.post(GROUP_URL).mock(return_value=ok({"message_id": "m-3"}))
-    await client.send_group_text("g-1", "ok", quote_msg_id="q-1")
+async def test_a_cs_quote_goes_inside_the_message(zalo, client):
+    route = zalo.post(CS_URL).mock(return_value=ok({"message_id": "m-3"}))
+    await client.send_user_text("u-1", "ok", quote_msg_id="q-1")
     assert sent_json(route)["message"] == {"text": "ok", "quote_message_id": "q-1"}
+
+
+async def test_a_group_send_never_carries_a_quote_and_costs_one_call(zalo, client):
+    """Zalo's group message API documents no quote_message_id (issue #16)."""
+    route = zalo.post(GROUP_URL).mock(side_effect=[fail(-201), ok({"message_id": "m-5"})])
+    with pytest.raises(ZaloAPIError):
+        await client.send_group_text("g-1", "ok", quote_msg_id="q-1")
+    assert route.call_count == 1
+    assert sent_json(route)["message"] == {"text": "ok"}
 
 
 async def test_error_in_an_http_200_body_raises_api_error_with_code(zalo, client):
