@@ -175,7 +175,7 @@ async def zalo_webhook(request: web.Request) -> web.Response:
                 event_name=name,
                 body=raw,
                 now=runtime.clock.now(),
-                conversation=conversation_key(body),
+                conversation=conversation_key(body, settings.zalo_oa_id),
             )
     except Exception as exc:  # the database is slow or down: one line a minute, no traceback
         count(WEBHOOK_EVENTS, "unavailable")

@@ -247,6 +247,8 @@ class Driver:
     async def post(self, body: dict[str, Any]) -> None:
         """POST one signed event and let the app process it and send its answers."""
         secret = self.runtime.settings.signing_secret
+        if "oa_id" in body:  # events for this OA (ZALO_OA_ID), not another one
+            body["oa_id"] = self.runtime.settings.signing_oa_id
         raw, headers = signed(body, app_id=self.app_id, secret=secret)
         response = await self.client.post("/zalo/webhook", data=raw, headers=headers)
         if response.status != 200:

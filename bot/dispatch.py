@@ -59,7 +59,13 @@ async def process_event(
     """Apply one event to the database and queue the bot's answers; returns the intents.
 
     `deadline` (time.monotonic()): checked between the steps; past it EventTooSlow is raised.
+    An event for another OA (its oa_id is not ZALO_OA_ID) is kept in the inbox and has no
+    effect.
     """
+    ours = deps.settings.zalo_oa_id
+    if ours and event.oa_id and event.oa_id != ours:
+        log.info("event %s is for OA %s, not ours: no effect", event.msg_id, event.oa_id)
+        return []
     now = deps.clock.now()
     group, created, member, clock = None, False, repo.UNREAD, repo.UNREAD
     recorded = False
@@ -141,6 +147,9 @@ async def record(
                 sender_kind="oa" if outgoing else ("staff" if ctx.is_staff else "customer"),
             )
         return
+    if event.kind is Kind.REACTION:
+        await _record_reaction(ctx)
+        return
     if event.kind in (Kind.MEMBER_JOINED, Kind.MEMBER_LEFT) and event.group_id:
         for user_id in event.member_ids:
             await repo.mark_member(
@@ -160,6 +169,32 @@ async def record(
             event=event.name,
             members=list(event.member_ids),
         )
+
+
+async def _record_reaction(ctx: Context) -> None:
+    """A reaction goes into the transcript as a line of its own, pointing at the message it
+    reacts to (whose msg_id it reuses, so it needs an id of its own), in that message's group."""
+    event = ctx.event
+    if not event.msg_id:
+        return
+    reacted = await repo.find_message(ctx.db, msg_id=event.msg_id)
+    message = event.raw.get("message") if isinstance(event.raw.get("message"), dict) else {}
+    icon = message.get("react_icon") or message.get("reaction") or message.get("icon")
+    outgoing = event.name.startswith("oa_")
+    await repo.insert_message(
+        ctx.db,
+        msg_id=f"react:{event.sender_id or 'oa'}:{event.timestamp}:{event.msg_id}"[:100],
+        group_id=reacted.group_id if reacted is not None else event.group_id,
+        user_id=event.sender_id or "oa",
+        direction="out" if outgoing else "in",
+        sender_kind="oa" if outgoing else ("staff" if ctx.is_staff else "customer"),
+        event_name=event.name,
+        text=str(icon)[:100] if icon else None,
+        quote_msg_id=event.msg_id,
+        attachments=[],
+        zalo_timestamp=event.timestamp,
+        sent_at=event.at,
+    )
 
 
 async def run_command(ctx: Context) -> list[Intent]:

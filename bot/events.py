@@ -32,6 +32,7 @@ class Kind(StrEnum):
     GROUP_OTHER = "group_other"  # admins, join requests, info updates
     FOLLOW = "follow"
     UNFOLLOW = "unfollow"
+    REACTION = "reaction"  # user_reacted_message / oa_reacted_message: kept in the transcript
     OTHER = "other"  # seen/received/reacted, unknown names: stored, logged, no effect
 
 
@@ -40,6 +41,7 @@ _GROUP_LIFECYCLE = (
     ("user_join_group", Kind.MEMBER_JOINED),
     ("accept_request_join_group", Kind.MEMBER_JOINED),
     ("react_request_join_group_accept", Kind.MEMBER_JOINED),
+    ("react_request_join_group_reject", Kind.GROUP_OTHER),
     ("user_out_group", Kind.MEMBER_LEFT),
     ("user_leave_group", Kind.MEMBER_LEFT),
     ("remove_member", Kind.MEMBER_LEFT),
@@ -68,6 +70,7 @@ class ZaloEvent:
     quote_msg_id: str | None = None
     attachments: tuple[Attachment, ...] = ()
     member_ids: tuple[str, ...] = ()
+    oa_id: str | None = None  # the OA the event is for, when it says (top-level oa_id)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -89,6 +92,8 @@ def classify(name: str) -> Kind:
     for prefix, kind in _GROUP_LIFECYCLE:
         if name.startswith(prefix):
             return kind
+    if name.endswith("_reacted_message"):
+        return Kind.REACTION
     if name.endswith("_group") or "_group_" in name:
         return Kind.GROUP_OTHER
     if name.startswith(("user_send_", "anonymous_send_")):
@@ -164,7 +169,9 @@ def event_moment(timestamp: Any) -> datetime | None:
 
 
 def _members(body: dict[str, Any]) -> tuple[str, ...]:
-    """Members named by a lifecycle event; the sources disagree, so look in every known place."""
+    """Members named by a lifecycle event; the sources disagree, so look in every known place:
+    a list (member_user_ids, user_ids, members), a flat id (user_id, member_id), an object
+    (user, member, sender, follower)."""
     found: list[str] = []
     for key in ("member_user_ids", "user_ids", "members"):
         value = body.get(key)
@@ -173,31 +180,62 @@ def _members(body: dict[str, Any]) -> tuple[str, ...]:
                 str(v.get("id") or v.get("user_id")) if isinstance(v, dict) else str(v)
                 for v in value
             ]
+    for key in ("user_id", "member_id"):
+        if isinstance(body.get(key), str | int) and not found:
+            found.append(str(body[key]))
     for key in ("user", "member", "sender", "follower"):
         if (ident := _id(body.get(key))) and not found:
             found.append(ident)
     return tuple(dict.fromkeys(f for f in found if f and f != "None"))
 
 
-def conversation_key(body: dict[str, Any]) -> str | None:
+_ACCEPTED = frozenset({"accept", "accepted", "approve", "approved", "true", "1", "yes"})
+
+
+def _accepted(body: dict[str, Any]) -> bool:
+    """A join-request answer that accepts (react_request_join_group): the field is not public,
+    so any of the usual names with an accepting value."""
+    for key in ("action", "react", "reaction", "status", "result", "accept", "is_accept"):
+        value = body.get(key)
+        if value is True or (isinstance(value, str | int) and str(value).lower() in _ACCEPTED):
+            return True
+    return False
+
+
+def conversation_key(body: dict[str, Any], oa_id: str = "") -> str | None:
     """The group (or, 1:1, the user) an event belongs to; None when it cannot be told.
 
     On the webhook's path: it reads only the ids, not the whole event."""
     name = body.get("event_name")
     if not isinstance(name, str) or not name:
         return None
-    sender, group_id = _participants(body, classify(name))
+    sender, group_id = _participants(body, classify(name), oa_id)
     key = group_id or sender
     return key if key and _usable(key, ID_CHARS) else None
 
 
-def _participants(body: dict[str, Any], kind: Kind) -> tuple[str | None, str | None]:
-    """The sender's id and the group's id, each where this kind of event carries it."""
+def _participants(
+    body: dict[str, Any], kind: Kind, oa_id: str = ""
+) -> tuple[str | None, str | None]:
+    """The sender's id and the group's id, each where this kind of event carries it.
+
+    A group message carries the group id in recipient.id (what public code shows); should
+    recipient.id be the OA's own id (ZALO_OA_ID, or the event's oa_id), the group id is taken
+    from recipient.group_id, message.group_id or a top-level group_id instead: trusting it
+    would merge every group into one."""
     sender = _id(body.get("sender")) or _id(body.get("follower")) or _id(body.get("user"))
     recipient = _id(body.get("recipient"))
-    group_id = _id(body, "group_id") or _id(body.get("group"), "group_id") or _id(body.get("group"))
+    if recipient is not None and recipient in {oa_id, _id(body, "oa_id")} - {"", None}:
+        recipient = None
+    group_id = (
+        _id(body, "group_id")
+        or _id(body.get("group"), "group_id")
+        or _id(body.get("group"))
+        or _id(body.get("recipient"), "group_id")
+        or _id(body.get("message"), "group_id")
+    )
     if kind in (Kind.GROUP_MESSAGE, Kind.OA_GROUP_ECHO):
-        group_id = recipient or _id(body.get("recipient"), "group_id") or group_id
+        group_id = _id(body.get("recipient"), "group_id") or recipient or group_id
     elif kind in (
         Kind.GROUP_CREATED,
         Kind.MEMBER_JOINED,
@@ -209,8 +247,10 @@ def _participants(body: dict[str, Any], kind: Kind) -> tuple[str | None, str | N
     return sender, group_id
 
 
-def parse_event(body: dict[str, Any]) -> ZaloEvent:
-    """Turn a webhook body into a ZaloEvent, or raise EventError naming the missing field."""
+def parse_event(body: dict[str, Any], oa_id: str = "") -> ZaloEvent:
+    """Turn a webhook body into a ZaloEvent, or raise EventError naming the missing field.
+
+    `oa_id`: ZALO_OA_ID, when set (see _participants)."""
     name = body.get("event_name")
     if not isinstance(name, str) or not name:
         raise EventError("missing event_name")
@@ -218,8 +258,10 @@ def parse_event(body: dict[str, Any]) -> ZaloEvent:
     if event_moment(timestamp) is None:
         raise EventError("missing or non-numeric timestamp (epoch milliseconds)")
     kind = classify(name)
+    if kind is Kind.GROUP_OTHER and name.startswith("react_request_join_group") and _accepted(body):
+        kind = Kind.MEMBER_JOINED
     message = body.get("message") if isinstance(body.get("message"), dict) else {}
-    sender, group_id = _participants(body, kind)
+    sender, group_id = _participants(body, kind, oa_id)
     if kind in (Kind.GROUP_MESSAGE, Kind.USER_MESSAGE, Kind.OA_GROUP_ECHO, Kind.OA_ECHO):
         if not _id(message, "msg_id"):
             raise EventError("missing message.msg_id")
@@ -241,6 +283,7 @@ def parse_event(body: dict[str, Any]) -> ZaloEvent:
         member_ids=tuple(m for m in _members(body) if _usable(m, ID_CHARS))
         if kind in (Kind.MEMBER_JOINED, Kind.MEMBER_LEFT)
         else (),
+        oa_id=_id(body, "oa_id"),
         raw=body,
     )
     _check_ids(event)
@@ -274,10 +317,16 @@ def clean_text(text: str) -> str:
 
 
 def dedupe_key(body: dict[str, Any], raw_body: bytes) -> str:
-    """One key per event however often Zalo redelivers it: the msg_id, else a body hash."""
+    """One key per event however often Zalo redelivers it: the event name and the msg_id,
+    else a body hash. A reaction reuses the reacted message's msg_id: keyed on the id alone it
+    would be taken for a redelivery of that message. (A message event keeps the key it always
+    had, "msg:<msg_id>", so an upgrade does not take its redelivery for a new event.)"""
     message = body.get("message")
     if isinstance(message, dict) and message.get("msg_id"):
-        key = f"msg:{message['msg_id']}"
+        name = str(body.get("event_name") or "")
+        kind = classify(name)
+        messages = (Kind.GROUP_MESSAGE, Kind.USER_MESSAGE, Kind.OA_GROUP_ECHO, Kind.OA_ECHO)
+        key = f"msg:{message['msg_id']}" if kind in messages else f"evt:{name}:{message['msg_id']}"
         # The column holds 200 characters and PostgreSQL text no NUL: hash anything odder.
         if len(key) <= 200 and "\x00" not in key:
             return key

@@ -425,6 +425,7 @@ class Inbox:
         self._turns: AbstractAsyncContextManager[Any] = turns
         self._writer = GroupCommit(sessions, self._wake.set, turns)
         self._budget = deps.settings.duration("event_time_budget").total_seconds()
+        self._oa_id = deps.settings.zalo_oa_id
         # Right after a start the oldest pending events may be the ones that were under way
         # when the process died (a kill, or an event that froze it): they are processed one
         # at a time with the attempt counted first, so one that kills the process every time
@@ -600,7 +601,7 @@ class Inbox:
     async def _apply(self, db: AsyncSession, row: Claimed) -> tuple[str, str | None, str | None]:
         """(status, msg_id, error) of one claimed event, its effects added to the session."""
         try:
-            event = parse_event(load_body(row.body.encode("utf-8")))
+            event = parse_event(load_body(row.body.encode("utf-8")), self._oa_id)
         except EventError as exc:
             return "invalid", None, str(exc)
         await self._within_budget(db, event, row.id)
@@ -696,7 +697,7 @@ class Inbox:
                     return False
                 name = row.event_name
                 try:
-                    event = parse_event(load_body(row.body.encode("utf-8")))
+                    event = parse_event(load_body(row.body.encode("utf-8")), self._oa_id)
                 except EventError as exc:
                     status, error = "invalid", str(exc)
                     row.status, row.error = status, error

@@ -155,7 +155,7 @@ async def _admit(db: AsyncSession, row: QuarantinedEvent, settings: Settings) ->
         InboxEvent,
         unique=["dedupe_key"],
         dedupe_key=dedupe_key(body, raw),
-        conversation=conversation_key(body),
+        conversation=conversation_key(body, settings.zalo_oa_id),
         event_name=row.event_name,
         body=row.body,
         received_at=row.received_at,

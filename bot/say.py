@@ -40,6 +40,7 @@ def main() -> None:
         at=datetime.now(UTC),
         app_id=settings.signing_app_id,
         quote_msg_id=args.quote,
+        oa_id=settings.signing_oa_id,
     )
     raw, headers = signed(body, app_id=settings.signing_app_id, secret=settings.signing_secret)
     response = httpx.post(args.url, content=raw, headers=headers, timeout=10)

@@ -23,6 +23,7 @@ DEFAULT_DB_PATH = ROOT / "data" / "bot.db"
 DEFAULT_WORKING_HOURS = "mon-fri 08:00-12:00,13:30-17:30; sat 08:00-12:00"
 
 LOCAL_APP_ID = "local-app"
+LOCAL_OA_ID = "oa-1"
 LOCAL_OA_SECRET_KEY = "local-oa-secret"
 
 
@@ -267,6 +268,11 @@ class Settings:
     @property
     def signing_app_id(self) -> str:
         return self.zalo_app_id or LOCAL_APP_ID
+
+    @property
+    def signing_oa_id(self) -> str:
+        """The OA id events are for: ZALO_OA_ID, else the local mode's stand-in."""
+        return self.zalo_oa_id or LOCAL_OA_ID
 
     @property
     def signing_secret(self) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from datetime import datetime
+import unicodedata
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, bindparam, case, exists, func, insert, literal, literal_column, update
@@ -381,10 +382,42 @@ async def save_customer(db: AsyncSession, *, customer: Customer) -> Customer:
     return customer
 
 
+ECHO_WINDOW = timedelta(minutes=10)  # how far an echo's time may be from its send's
+
+
 async def find_bot_message(db: AsyncSession, *, zalo_message_id: str) -> OutboxMessage | None:
-    """The bot's own sent message with this Zalo message id (to recognise replies to it)."""
+    """The bot's own sent message a reply quotes (to recognise replies to it).
+
+    Which id a group quote carries is not public: the `message_id` the send call returned, or
+    the `msg_id` of the `oa_send_group_*` echo of that message. Both are accepted: an echo in
+    the transcript is linked to its outbox row by group, text and time (the nearest send of
+    the same text to the same group within ECHO_WINDOW)."""
     query = select(OutboxMessage).where(OutboxMessage.zalo_message_id == zalo_message_id)
-    return (await db.exec(query)).first()
+    if (sent := (await db.exec(query)).first()) is not None:
+        return sent
+    echo = await find_message(db, msg_id=zalo_message_id)
+    if echo is None or echo.sender_kind != "oa" or not echo.text or echo.sent_at is None:
+        return None
+    target = echo.group_id
+    candidates = select(OutboxMessage).where(
+        OutboxMessage.target_kind == ("group" if target else "user"),
+        OutboxMessage.status == "sent",
+        col(OutboxMessage.sent_at) >= echo.sent_at - ECHO_WINDOW,
+        col(OutboxMessage.sent_at) <= echo.sent_at + ECHO_WINDOW,
+        *([OutboxMessage.target_id == target] if target else []),
+    )
+    wanted = " ".join(unicodedata.normalize("NFC", echo.text).split())
+    same = [
+        row
+        for row in (await db.exec(candidates)).all()
+        if " ".join(unicodedata.normalize("NFC", row.text).split()) == wanted
+    ]
+    return min(same, key=lambda row: abs(row.sent_at - echo.sent_at), default=None)  # type: ignore[operator]
+
+
+async def find_message(db: AsyncSession, *, msg_id: str) -> Message | None:
+    """The transcript line with this msg_id."""
+    return (await db.exec(select(Message).where(Message.msg_id == msg_id))).first()
 
 
 async def insert_once(

@@ -69,7 +69,7 @@ class Bot:
             text=text,
             at=self.clock.now(),
             app_id=self.settings.signing_app_id,
-            **kw,
+            **{"oa_id": self.settings.signing_oa_id, **kw},
         )
 
     async def say(
@@ -81,7 +81,11 @@ class Bot:
     async def dm(self, text: str, *, sender: str = SALES) -> Any:
         return await self.post(
             user_message(
-                user_id=sender, text=text, at=self.clock.now(), app_id=self.settings.signing_app_id
+                user_id=sender,
+                text=text,
+                at=self.clock.now(),
+                app_id=self.settings.signing_app_id,
+                oa_id=self.settings.signing_oa_id,
             )
         )
 
@@ -95,6 +99,7 @@ class Bot:
                 at=self.clock.now(),
                 app_id=self.settings.signing_app_id,
                 member_ids=members,
+                oa_id=self.settings.signing_oa_id,
             )
         )
 

@@ -110,6 +110,7 @@ def _lifecycle(runtime: Runtime, name: str, group_id: str, members: list[str]) -
         at=runtime.clock.now(),
         app_id=settings.signing_app_id,
         member_ids=members,
+        oa_id=settings.signing_oa_id,
     )
 
 
@@ -123,9 +124,12 @@ def message_event(
 ) -> dict[str, Any]:
     """A group message (or, without a group, a 1:1 message to the OA) typed now."""
     app_id, now = runtime.settings.signing_app_id, runtime.clock.now()
+    oa_id = runtime.settings.signing_oa_id
     msg_id = f"sim-{uuid.uuid4().hex[:20]}"
     if group_id is None:
-        return user_message(user_id=sender_id, text=text, at=now, app_id=app_id, msg_id=msg_id)
+        return user_message(
+            user_id=sender_id, text=text, at=now, app_id=app_id, msg_id=msg_id, oa_id=oa_id
+        )
     return group_message(
         group_id=group_id,
         sender_id=sender_id,
@@ -134,6 +138,7 @@ def message_event(
         app_id=app_id,
         msg_id=msg_id,
         quote_msg_id=quote_msg_id,
+        oa_id=oa_id,
     )
 
 
