@@ -268,6 +268,11 @@ SAMPLES = {
         "heads": ["3"],
     },
     "payment_list": {"payments": [], "total": 0, "names": {}},
+    "payment_which": {
+        "user_id": "u",
+        "approve": True,
+        "payments": [{"id": 3, "kind": "payment", "amount": 5000000}],
+    },
     "payment_order_ok": {
         "command": "ship",
         "amount": None,

@@ -210,16 +210,88 @@ def read_reply(text: str | None) -> Reply | None:
     return Reply(approve=True)
 
 
+# Typed without quoting the request, only these count, alone or with polite words around
+# them: "ok" or "đồng ý" are too common in a group to approve money unless they reply to it.
+_BARE_APPROVE = frozenset({"duyet", "approve", "approved"})
+_BEFORE = frozenset({"da", "vang", "ok", "oke", "em", "chi", "anh", "minh"})
+_AFTER = frozenset({"a", "ah", "nhe", "nha", "nhen", "ak", "em", "chi", "anh", "roi", "r"})
+_BARE_REJECT = re.compile(r"^\W*(?:tu choi|reject(?:ed)?)(?!\w)")
+MAX_BARE = 300  # characters: a decision is short
+
+
+def read_bare(text: str | None) -> Reply | None:
+    """A decision typed without quoting: 'duyệt' (or 'duyet', 'approve', 'dạ duyệt ạ') ->
+    approve; a text that starts with 'từ chối' / 'reject' -> reject, with the rest as the
+    reason; anything else (a question, 'ok', 'đồng ý', 'khách từ chối nhận') -> None."""
+    text = unicodedata.normalize("NFC", text or "").strip()
+    if not text or len(text) > MAX_BARE or "?" in text:
+        return None
+    folded = _fold_chars(text)
+    if match := _BARE_REJECT.match(folded):
+        reason = text[match.end() :].strip(" :,.-–—")
+        return Reply(approve=False, reason=reason or None)
+    words = re.sub(r"[^\w]+", " ", folded).split()
+    for index, word in enumerate(words):
+        if word in _BARE_APPROVE:
+            before, after = words[:index], words[index + 1 :]
+            if set(before) <= _BEFORE and set(after) <= _AFTER:
+                return Reply(approve=True)
+            return None
+    return None
+
+
+def waits_for(payment: Payment, user_id: str, role: str | None, approve: bool) -> bool:
+    """Whether `payment` waits for this accounting member's decision (not their own request;
+    to approve, at the stage their role decides; any pending one may be rejected)."""
+    if payment.status != "pending" or payment.requested_by == user_id or role not in ACCOUNTING:
+        return False
+    if not approve:
+        return True
+    if payment.needs_chief and payment.accountant_id is not None:
+        return role == "chief_accountant" and payment.accountant_id != user_id
+    return payment.accountant_id is None and (role == "accountant" or not payment.needs_chief)
+
+
+async def _unquoted(ctx: Context) -> list[Intent]:
+    """'duyệt' or 'từ chối <lý do>' from accounting without a quote: decides the one request
+    waiting for them in the group; with several, nothing is decided and they are listed."""
+    reply = read_bare(ctx.event.text) if ctx.role in ACCOUNTING else None
+    if reply is None or ctx.event.group_id is None:
+        return []
+    payments = await group_payments(ctx.db, group_id=ctx.event.group_id)
+    waiting = [p for p in payments if waits_for(p, ctx.sender_id, ctx.role, reply.approve)]
+    if len(waiting) == 1:
+        payment = await find_payment(
+            ctx.db, payment_id=waiting[0].id or 0, group_id=ctx.event.group_id
+        )
+        if payment is None:
+            return []
+        return await settle(ctx, payment, approve=reply.approve, reason=reply.reason)
+    if not waiting:
+        return []
+    return [
+        ctx.reply(
+            "payment_which",
+            approve=reply.approve,
+            payments=[view(p) for p in waiting],
+            user_id=ctx.sender_id,
+        )
+    ]
+
+
 # ---------------------------------------------------------------- the rule
 
 
 async def on_event(ctx: Context) -> list[Intent]:
-    """A staff reply quoting a payment request is a decision on it."""
+    """A staff reply quoting a payment request is a decision on it; so is a plain "duyệt" from
+    accounting when exactly one request waits for them in the group."""
     event = ctx.event
     if event.kind is not Kind.GROUP_MESSAGE or not ctx.is_staff or not event.group_id:
         return []
-    if not event.quote_msg_id or (event.text or "").lstrip().startswith("/"):
+    if (event.text or "").lstrip().startswith("/"):
         return []
+    if not event.quote_msg_id:
+        return await _unquoted(ctx)
     reply = read_reply(event.text)
     if reply is None:
         return []
