@@ -24,7 +24,7 @@ from bot.outbox import enqueue
 from bot.render import Renderer
 from config.settings import Settings
 from storage import repo
-from storage.models import CommandRun, GroupMember
+from storage.models import CommandRun, GroupMember, Staff
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +129,8 @@ async def record(
     there), when process_event read it. `recorded`: the transcript row is stored already.
     """
     event = ctx.event
+    if event.kind in (Kind.USER_MESSAGE, Kind.FOLLOW) and ctx.sender is not None:
+        _can_receive_again(ctx.sender)
     if event.kind in _MESSAGES:
         outgoing = event.kind in _OUTGOING
         if event.group_id and event.sender_id and not outgoing:
@@ -169,6 +171,13 @@ async def record(
             event=event.name,
             members=list(event.member_ids),
         )
+
+
+def _can_receive_again(staff: Staff) -> None:
+    """A staff member who writes to the OA 1:1 (or follows it) can receive 1:1 messages again
+    (Zalo's 7-day window starts anew)."""
+    if staff.dm_blocked_code is not None or staff.dm_blocked_at is not None:
+        staff.dm_blocked_code, staff.dm_blocked_at = None, None
 
 
 async def _record_reaction(ctx: Context) -> None:

@@ -38,7 +38,7 @@ from bot.worker import run_forever, stop_after_pass
 from bot.zalo_client import MAX_TEXT, ZaloAPIError, ZaloAuthError, ZaloClient, ZaloError
 from storage import repo
 from storage.db import SessionFactory
-from storage.models import Message, OutboxMessage
+from storage.models import Message, OutboxMessage, UndeliveredMessage
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,8 @@ MAX_ATTEMPTS = 12
 LEASE = timedelta(seconds=15)  # renewed every LEASE/3 while the process holds the row
 CONCURRENT_TARGETS = 8
 SAVE_TRIES = (0.2, 0.5, 1.0)  # seconds between tries to save "sent" after Zalo took a message
+REROUTED = "undelivered_dm"  # the template of a 1:1 message re-routed after Zalo refused it
+PRIVATE_PURPOSES = frozenset({"login_link", "privacy_export_link"})  # never re-routed
 MAX_PIECES = 3  # Zalo messages one reply may take; a longer text is cut, ending with "…"
 
 
@@ -181,6 +183,7 @@ class Outbox:
         metrics: Metrics | None = None,
         read_sessions: SessionFactory | None = None,
         holder: str = "local",
+        alert_group_id: str = "",
     ) -> None:
         self.sessions, self.sender, self.clock = sessions, sender, clock
         # The pass looks for due rows without the write lock (storage.db.make_read_sessions):
@@ -189,6 +192,7 @@ class Outbox:
         self.metrics = metrics or Metrics()
         self.renderer, self.locale = renderer, locale
         self.holder = holder  # this process, as its leases name it
+        self.alert_group_id = alert_group_id  # ZALO_ALERT_GROUP_ID: where re-routed alerts go
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._gate = asyncio.Semaphore(CONCURRENT_TARGETS)
@@ -412,8 +416,55 @@ class Outbox:
                 log.error("outbox %s: failed for good: %s", row.id, exc)
                 self.metrics.inc("zalo_bot_outbox_deliveries_total", "failed")
                 await self._report_failure(db, stored, now)
+                if stored.target_kind == "user":
+                    await self._reroute(db, stored, now)
             db.add(stored)
             await db.commit()
+
+    async def _reroute(self, db: AsyncSession, row: OutboxMessage, now: datetime) -> None:
+        """A 1:1 message to a staff member that Zalo refused for good (-230 no interaction in
+        7 days, -213 not a follower, any other permanent error) reaches someone all the same:
+        the alert group with a mention of the person when there is one, else 1:1 to the heads
+        and admins who can receive; never a customer's group. The person is marked as one who
+        cannot receive 1:1 messages (the directory says what to do) and the message waits on
+        the dashboard until opened."""
+        staff = await repo.get_staff(db, user_id=row.target_id)
+        if staff is None:
+            return  # a customer: the delivery_failed notice is all
+        staff.dm_blocked_code, staff.dm_blocked_at = row.error_code, now
+        db.add(staff)
+        if row.purpose in PRIVATE_PURPOSES:
+            return  # a sign-in or export link is for that person only: never shown to others
+        assert row.id is not None
+        await repo.insert_once(
+            db,
+            UndeliveredMessage,
+            unique=["outbox_id"],
+            outbox_id=row.id,
+            staff_id=staff.zalo_user_id,
+            code=row.error_code,
+            text=row.text,
+            created_at=now,
+        )
+        if row.purpose == REROUTED:
+            return  # a re-routed alert that failed too: never a chain of them
+        context = {
+            "user_id": staff.zalo_user_id,
+            "name": staff.name,
+            "code": row.error_code,
+            "excerpt": row.text[:500],
+        }
+        notices: list[Intent]
+        if self.alert_group_id:
+            notices = [SendGroup(self.alert_group_id, REROUTED, context)]
+        else:
+            receivers = await repo.dm_receivers(db, roles=("sales_head", "admin"))
+            notices = [
+                SendUser(person, REROUTED, context)
+                for person in receivers
+                if person != staff.zalo_user_id
+            ]
+        await enqueue(db, notices, renderer=self.renderer, locale=self.locale, now=now)
 
     async def _report_failure(self, db: AsyncSession, row: OutboxMessage, now: datetime) -> None:
         await repo.audit(

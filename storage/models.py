@@ -109,6 +109,10 @@ class Staff(SQLModel, table=True):
     # Dashboard cookies carry the version they were issued under; signing out or being
     # deactivated moves it on, so every earlier cookie of this person stops working.
     session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Zalo refused a 1:1 message to this person for good (-230: no interaction with the OA in
+    # 7 days; -213: not a follower): alerts go around them until they write to the OA again.
+    dm_blocked_code: int | None = None
+    dm_blocked_at: datetime | None = _utc(default=None, nullable=True)
 
 
 class Message(SQLModel, table=True):
@@ -179,6 +183,21 @@ class OutboxMessage(SQLModel, table=True):
     source_event_id: int | None = None
     created_at: datetime = _utc()
     sent_at: datetime | None = _utc(default=None, nullable=True)
+
+
+class UndeliveredMessage(SQLModel, table=True):
+    """A 1:1 message to a staff member that Zalo refused for good: shown on the dashboard of
+    that person and of the heads ("Tin nhắn chưa gửi được") until opened."""
+
+    __tablename__ = "undelivered_messages"
+    id: int | None = Field(default=None, primary_key=True)
+    outbox_id: int = Field(unique=True)
+    staff_id: str = Field(max_length=64, index=True)
+    code: int | None = None
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _utc()
+    opened_at: datetime | None = _utc(default=None, nullable=True)
+    opened_by: str | None = Field(default=None, max_length=64)
 
 
 class AuditEntry(SQLModel, table=True):

@@ -415,6 +415,16 @@ async def find_bot_message(db: AsyncSession, *, zalo_message_id: str) -> OutboxM
     return min(same, key=lambda row: abs(row.sent_at - echo.sent_at), default=None)  # type: ignore[operator]
 
 
+async def dm_receivers(db: AsyncSession, *, roles: tuple[str, ...]) -> list[str]:
+    """Active staff holding any of `roles` whom Zalo has not refused 1:1 messages for good."""
+    query = select(Staff.zalo_user_id).where(
+        col(Staff.active).is_(True),
+        col(Staff.role).in_(roles),
+        col(Staff.dm_blocked_code).is_(None),
+    )
+    return list((await db.exec(query.order_by(col(Staff.zalo_user_id)))).all())
+
+
 async def find_message(db: AsyncSession, *, msg_id: str) -> Message | None:
     """The transcript line with this msg_id."""
     return (await db.exec(select(Message).where(Message.msg_id == msg_id))).first()

@@ -467,6 +467,7 @@ SAMPLES = {
             "satisfaction": None,
         },
     },
+    "undelivered_dm": {"user_id": "u", "name": "An", "code": -230, "excerpt": "Nhắc việc"},
     "event_failed": {"inbox_id": 7, "event_name": "user_send_group_text", "error": "boom"},
     "delivery_failed": {
         "target_kind": "group",

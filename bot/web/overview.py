@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 from aiohttp import web
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import inbox_admin, quarantine
 from bot.web.core import Viewer, check_csrf, page, render, runtime_of
@@ -18,6 +20,7 @@ from bot.web.queries_overview import (
     overdue_clocks,
     payments_waiting,
 )
+from storage.models import UndeliveredMessage
 
 
 @page()
@@ -41,6 +44,8 @@ async def overview(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             "failed": await inbox_admin.failed_events(db) if viewer.is_admin else [],
             # events kept for a failed signature (bot/quarantine.py): admins can recheck them
             "held": await quarantine.status(db, now) if viewer.is_admin else None,
+            # 1:1 messages Zalo refused for good, for that person and the heads, until opened
+            "undelivered": await undelivered_for(db, viewer),
         }
     return render(
         request,
@@ -70,6 +75,34 @@ async def retry_event(request: web.Request, viewer: Viewer) -> web.StreamRespons
     return web.Response(status=303, headers={"Location": "/dashboard#failed-events"})
 
 
+async def undelivered_for(db: AsyncSession, viewer: Viewer) -> list[UndeliveredMessage]:
+    """Unopened undelivered 1:1 messages: the viewer's own, and everyone's for heads."""
+    query = select(UndeliveredMessage).where(col(UndeliveredMessage.opened_at).is_(None))
+    if not viewer.is_head:
+        query = query.where(UndeliveredMessage.staff_id == viewer.user_id)
+    rows = await db.exec(query.order_by(col(UndeliveredMessage.id).desc()).limit(50))
+    return list(rows.all())
+
+
+@page()
+async def open_undelivered(request: web.Request, viewer: Viewer) -> web.StreamResponse:
+    """The person (or a head) has read an undelivered message: it leaves the overview."""
+    check_csrf(request, await request.post())
+    runtime = runtime_of(request)
+    raw = request.match_info["message_id"]
+    if not raw.isdecimal() or len(raw) > 12:
+        raise web.HTTPNotFound()
+    async with runtime.sessions() as db:
+        row = await db.get(UndeliveredMessage, int(raw))
+        if row is None or not (viewer.is_head or row.staff_id == viewer.user_id):
+            raise web.HTTPNotFound()
+        if row.opened_at is None:
+            row.opened_at, row.opened_by = runtime.clock.now(), viewer.user_id
+            db.add(row)
+            await db.commit()
+    return web.Response(status=303, headers={"Location": "/dashboard#undelivered"})
+
+
 @page(roles=frozenset({"admin"}))
 async def recheck_quarantine(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     """An admin has the kept events checked again with the current key (after fixing it)."""
@@ -82,4 +115,5 @@ def setup(app: web.Application) -> None:
     """Add this part's routes."""
     app.router.add_get("/dashboard", overview)
     app.router.add_post("/dashboard/quarantine/recheck", recheck_quarantine)
+    app.router.add_post("/dashboard/undelivered/{message_id}/open", open_undelivered)
     app.router.add_post("/dashboard/events/{inbox_id}/retry", retry_event)
