@@ -43,4 +43,14 @@ class Invite:
     also_notify: tuple[str, ...] = ()  # e.g. the sales head, told too if the invite fails
 
 
-Intent = SendGroup | SendUser | Invite
+@dataclass(frozen=True)
+class SyncGroup:
+    """Read the group's members and state from Zalo and reconcile (bot/rules/membership.py).
+
+    Queued like a message, so a group's invites after it go out once its members are known."""
+
+    group_id: str
+    notify_user_id: str | None = None  # told 1:1 what came of it (/sync)
+
+
+Intent = SendGroup | SendUser | Invite | SyncGroup

@@ -30,12 +30,15 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
-from bot.intents import Intent, Invite, SendGroup, SendUser
+from bot.intents import Intent, Invite, SendGroup, SendUser, SyncGroup
 from bot.logsafe import loggable
 from bot.metrics import Metrics
 from bot.render import Renderer
+from bot.rules import membership
+from bot.rules.membership import GroupState
 from bot.worker import run_forever, stop_after_pass
 from bot.zalo_client import MAX_TEXT, ZaloAPIError, ZaloAuthError, ZaloClient, ZaloError
+from config.settings import Settings
 from storage import repo
 from storage.db import SessionFactory
 from storage.models import Message, OutboxMessage, UndeliveredMessage
@@ -85,6 +88,14 @@ async def enqueue(
             "source_event_id": source_event_id,
             "notify_user_id": intent.notify_user_id,
         }
+        if isinstance(intent, SyncGroup):
+            rows.append(
+                OutboxMessage(
+                    target_kind="sync", target_id=intent.group_id, text="", purpose="group_sync",
+                    **common,
+                )
+            )  # fmt: skip
+            continue
         if isinstance(intent, Invite):
             rows.append(
                 OutboxMessage(
@@ -130,6 +141,10 @@ class Sender(Protocol):
         """Send one row; return the Zalo message id (None for an invite)."""
         ...
 
+    async def group_state(self, group_id: str) -> GroupState | None:
+        """The group's members and state as Zalo says; None where nobody can say (local)."""
+        ...
+
 
 class ZaloSender:
     """Delivers through the real Zalo OA API."""
@@ -145,9 +160,15 @@ class ZaloSender:
         await self.client.invite(row.target_id, list(row.payload.get("user_ids", [])))
         return None
 
+    async def group_state(self, group_id: str) -> GroupState | None:
+        return await membership.read_state(self.client, group_id)
+
 
 class LocalSender:
     """Local mode: nothing leaves the machine; each message is printed and marked sent."""
+
+    async def group_state(self, group_id: str) -> GroupState | None:
+        return None  # no Zalo to ask: the bot's own record of the members stands
 
     async def deliver(self, row: OutboxMessage) -> str | None:
         if row.target_kind == "invite":
@@ -183,7 +204,7 @@ class Outbox:
         metrics: Metrics | None = None,
         read_sessions: SessionFactory | None = None,
         holder: str = "local",
-        alert_group_id: str = "",
+        settings: Settings | None = None,
     ) -> None:
         self.sessions, self.sender, self.clock = sessions, sender, clock
         # The pass looks for due rows without the write lock (storage.db.make_read_sessions):
@@ -192,7 +213,8 @@ class Outbox:
         self.metrics = metrics or Metrics()
         self.renderer, self.locale = renderer, locale
         self.holder = holder  # this process, as its leases name it
-        self.alert_group_id = alert_group_id  # ZALO_ALERT_GROUP_ID: where re-routed alerts go
+        self.settings = settings  # where alerts go (ZALO_ALERT_GROUP_ID)
+        self.alert_group_id = settings.zalo_alert_group_id if settings else ""
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._gate = asyncio.Semaphore(CONCURRENT_TARGETS)
@@ -349,7 +371,7 @@ class Outbox:
         assert row.id is not None
         try:
             try:
-                message_id = await self.sender.deliver(row)
+                message_id = await self._deliver(row, now)
             except ZaloError as exc:
                 await self._failed(row, exc, now)
                 return False
@@ -357,6 +379,57 @@ class Outbox:
             return True
         finally:
             self._held.discard(row.id)
+
+    async def _deliver(self, row: OutboxMessage, now: datetime) -> str | None:
+        """Send one row. A reading of the group ("sync") asks Zalo for its members and state
+        and reconciles; an invite asks first too, and invites only those not in the group."""
+        if row.target_kind not in ("sync", "invite"):
+            return await self.sender.deliver(row)
+        try:
+            state = await self.sender.group_state(row.target_id)
+        except Exception as exc:  # a reading that fails never holds up the group's messages
+            log.warning("outbox: could not read group %s from Zalo: %s", row.id, loggable(exc))
+            await self._unreadable(row, exc, now)
+            state = None
+        if state is not None:
+            await self._reconciled(row, state, now)
+        if row.target_kind == "sync":
+            return None
+        wanted = [str(u) for u in row.payload.get("user_ids", [])]
+        if state is not None:
+            wanted = [u for u in wanted if u not in state.members]
+            if not wanted:
+                log.info("outbox %s: everyone is in group %s already", row.id, row.target_id)
+                return None
+        row.payload = {**row.payload, "user_ids": wanted}
+        return await self.sender.deliver(row)
+
+    async def _reconciled(self, row: OutboxMessage, state: GroupState, now: datetime) -> None:
+        """Store what Zalo says of the group; report a disabled or expiring group once; tell
+        who asked (/sync) what came of it."""
+        async with self.sessions() as db:
+            counts = await membership.reconcile(db, row.target_id, state, now)
+            notices = []
+            if self.settings is not None:
+                notices = await membership.report(db, self.settings, row.target_id, state, now)
+            if row.target_kind == "sync" and row.notify_user_id:
+                context = {"group_id": row.target_id, "name": state.name, **counts}
+                context["problem"] = state.problem(now)
+                notices.append(SendUser(row.notify_user_id, "sync_done", context))
+            await enqueue(db, notices, renderer=self.renderer, locale=self.locale, now=now)
+            await db.commit()
+
+    async def _unreadable(self, row: OutboxMessage, exc: Exception, now: datetime) -> None:
+        """Tell who asked (/sync) that Zalo could not be read; the daily reading tries again."""
+        if row.target_kind != "sync" or not row.notify_user_id:
+            return
+        code = exc.code if isinstance(exc, ZaloAPIError) else getattr(exc, "status", None)
+        notice = SendUser(
+            row.notify_user_id, "sync_done", {"group_id": row.target_id, "error": code or "?"}
+        )
+        async with self.sessions() as db:
+            await enqueue(db, [notice], renderer=self.renderer, locale=self.locale, now=now)
+            await db.commit()
 
     async def _saved_as_sent(
         self, row: OutboxMessage, message_id: str | None, now: datetime

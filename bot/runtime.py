@@ -559,7 +559,7 @@ def build_runtime(
         metrics=metrics,
         read_sessions=make_read_sessions(engine),
         holder=f"{socket.gethostname()}:{settings.port}"[:100],
-        alert_group_id=settings.zalo_alert_group_id,
+        settings=settings,
     )
     deps = Deps(settings, clock, renderer, Calendars(settings))
     inbox = Inbox(sessions, deps, on_processed=outbox.wake, metrics=metrics)

@@ -25,6 +25,9 @@ from aiohttp import web
 GROUP_MESSAGE = "/v3.0/oa/group/message"
 USER_MESSAGE = "/v3.0/oa/message/cs"
 GROUP_INVITE = "/v3.0/oa/group/invite"
+GROUP_MEMBERS = "/v3.0/oa/group/listmember"
+GROUP_INFO = "/v3.0/oa/group/getgroup"
+VALID_THROUGH_MS = "4102444800000"  # 2100-01-01: a GMF package far from its end
 OAUTH_TOKEN = "/v4/oa/access_token"
 INVALID_TOKEN = {"error": -216, "message": "Access token is invalid"}
 
@@ -98,6 +101,9 @@ class FakeZalo:
     issued: list[TokenPair] = field(default_factory=list)
     used_refresh_tokens: set[str] = field(default_factory=set)
     url: str = ""
+    # group id -> its members as Zalo knows them (invites add to it); groups' info overrides
+    members: dict[str, set[str]] = field(default_factory=dict)
+    group_info: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.valid_tokens = set(self.valid_tokens)
@@ -218,6 +224,8 @@ class FakeZalo:
         app.router.add_post(GROUP_MESSAGE, self._api(self._send_group))
         app.router.add_post(USER_MESSAGE, self._api(self._send_user))
         app.router.add_post(GROUP_INVITE, self._api(self._invite))
+        app.router.add_get(GROUP_MEMBERS, self._api(self._list_members))
+        app.router.add_get(GROUP_INFO, self._api(self._get_group))
         app.router.add_post(OAUTH_TOKEN, self._oauth)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
         return app
@@ -237,7 +245,8 @@ class FakeZalo:
                 elif request.headers.get("access_token") not in self._valid_snapshot():
                     status, body = 200, INVALID_TOKEN
                 else:
-                    status, body = 200, answer(json_body if isinstance(json_body, dict) else {})
+                    given = json_body if isinstance(json_body, dict) else dict(request.query)
+                    status, body = 200, answer(given)
                 self._record(request, json_body, form, status, body)
             return web.json_response(body, status=status)
 
@@ -251,8 +260,32 @@ class FakeZalo:
         user_id = (body.get("recipient") or {}).get("user_id")
         return _success({"message_id": self._message_id(), "user_id": user_id})
 
-    def _invite(self, _body: dict[str, Any]) -> dict[str, Any]:
+    def _invite(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            group = self.members.setdefault(str(body.get("group_id")), set())
+            group.update(str(u) for u in body.get("member_user_ids") or [])
         return _success({})
+
+    def _list_members(self, query: dict[str, Any]) -> dict[str, Any]:
+        """listmember: a page of the group's members (offset, count), with the total."""
+        with self._lock:
+            everyone = sorted(self.members.get(str(query.get("group_id")), set()))
+        offset, count = int(query.get("offset") or 0), int(query.get("count") or 5)
+        page = [
+            {"user_id": u, "name": f"Member {u[-4:]}"} for u in everyone[offset : offset + count]
+        ]
+        return _success(
+            {"offset": offset, "count": len(page), "total": len(everyone), "members": page}
+        )
+
+    def _get_group(self, query: dict[str, Any]) -> dict[str, Any]:
+        group_id = str(query.get("group_id"))
+        info = {"group_id": group_id, "name": f"Nhóm {group_id}", "status": "enabled"}
+        data = {
+            "group_info": {**info, **self.group_info.get(group_id, {})},
+            "asset_info": {"asset_type": "gmf10", "valid_through": VALID_THROUGH_MS},
+        }
+        return _success(data)
 
     async def _oauth(self, request: web.Request) -> web.Response:
         json_body, form = await _read_body(request)

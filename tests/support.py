@@ -114,8 +114,8 @@ class Bot:
         """The bot's outgoing messages (invites only when asked for with target_kind)."""
         async with self.runtime.sessions() as db:
             query = select(OutboxMessage).order_by(col(OutboxMessage.id))
-            if "target_kind" not in where:
-                query = query.where(OutboxMessage.target_kind != "invite")
+            if "target_kind" not in where:  # messages: not invites, not readings of a group
+                query = query.where(col(OutboxMessage.target_kind).in_(("group", "user")))
             for key, value in where.items():
                 query = query.where(getattr(OutboxMessage, key) == value)
             return list((await db.exec(query)).all())

@@ -468,6 +468,11 @@ SAMPLES = {
         },
     },
     "undelivered_dm": {"user_id": "u", "name": "An", "code": -230, "excerpt": "Nhắc việc"},
+    "sync_done": {"group_id": "g", "name": "Nhóm A", "members": 5, "joined": 1, "left": 0,
+                  "problem": "expiring"},
+    "group_state": {"group_id": "g", "group_name": "Nhóm A", "problem": "disabled",
+                    "valid_through": None},
+    "sync_started": {"local": False},
     "event_failed": {"inbox_id": 7, "event_name": "user_send_group_text", "error": "boom"},
     "delivery_failed": {
         "target_kind": "group",

@@ -10,6 +10,7 @@ from bot.handlers import (  # noqa: F401
     care,
     customer,
     deals,
+    group_sync,
     history,
     incidents,
     interactions,

@@ -24,6 +24,7 @@ from bot.rules import (
     deals,
     digests,
     incidents,
+    membership,
     payment_gate,
     policy_guard,
     satisfaction,
@@ -50,6 +51,7 @@ RULES: list[ModuleType] = [
     satisfaction,
     care,
     digests,
+    membership,
 ]
 
 

@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.context import Context
 from bot.events import Kind
-from bot.intents import Intent, Invite, SendGroup, SendUser
+from bot.intents import Intent, Invite, SendGroup, SendUser, SyncGroup
 from bot.rules.common import (
     any_row,
     ids_with_role,
@@ -62,6 +62,9 @@ async def on_event(ctx: Context) -> list[Intent]:
         return []
     intents: list[Intent] = []
     if ctx.group_is_new or ctx.event.kind is Kind.GROUP_CREATED:
+        # First, who is in the group on Zalo (the outbox reads it before the invite goes out,
+        # and invites only heads who are not members there).
+        intents.append(SyncGroup(group.group_id))
         heads, missing = await role_and_missing(ctx.db, "sales_head", group_id=group.group_id)
         if missing:  # as invite_missing(user_ids=heads, also_notify=heads) would
             invite = Invite(group.group_id, tuple(missing), "group_opened", None, tuple(heads))
