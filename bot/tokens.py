@@ -129,6 +129,11 @@ class TokenManager:
         await self.refresh(stale=pair.access_token)
         return True
 
+    def can_refresh(self) -> bool:
+        """Whether a refresh token is at hand (the connection doctor; never refreshes)."""
+        pair = self._pair if self._loaded else self._initial
+        return bool(pair and pair.refresh_token)
+
     def state(self) -> dict[str, Any]:
         """Token health for an endpoint: status, expiry, last refresh error; never the tokens."""
         pair = self._pair if self._loaded else self._initial

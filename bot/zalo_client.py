@@ -135,6 +135,16 @@ class ZaloClient:
         params = {"group_id": str(group_id)}
         return await self._call("GET", "/v3.0/oa/group/getgroup", params=params)
 
+    async def probe(
+        self, method: str, path: str, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """One call with the stored access token as it is: no refresh (the connection doctor
+        asks whether the token works, and must not rotate the pair under the service)."""
+        pair = await self._tokens.load()
+        if pair is None or not pair.access_token:
+            raise ZaloAuthError(-216, "no access token stored or configured")
+        return await self._request(method, path, pair.access_token, json=None, params=params)
+
     async def list_members(self, group_id: str) -> list[dict[str, Any]]:
         """Every member of a group, following offset/count pages until `total` or an empty page."""
         members: list[dict[str, Any]] = []

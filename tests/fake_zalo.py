@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import threading
 import time
 import uuid
@@ -27,6 +28,10 @@ USER_MESSAGE = "/v3.0/oa/message/cs"
 GROUP_INVITE = "/v3.0/oa/group/invite"
 GROUP_MEMBERS = "/v3.0/oa/group/listmember"
 GROUP_INFO = "/v3.0/oa/group/getgroup"
+OA_INFO = "/v2.0/oa/getoa"
+OA_GROUPS = "/v3.0/oa/group/getgroupsofoa"
+USER_DETAIL = "/v3.0/oa/user/detail"
+FAKE_OA_ID = "388613280879808645"
 VALID_THROUGH_MS = "4102444800000"  # 2100-01-01: a GMF package far from its end
 OAUTH_TOKEN = "/v4/oa/access_token"
 INVALID_TOKEN = {"error": -216, "message": "Access token is invalid"}
@@ -104,6 +109,7 @@ class FakeZalo:
     # group id -> its members as Zalo knows them (invites add to it); groups' info overrides
     members: dict[str, set[str]] = field(default_factory=dict)
     group_info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    not_following: set[str] = field(default_factory=set)  # user/detail: user_is_follower false
 
     def __post_init__(self) -> None:
         self.valid_tokens = set(self.valid_tokens)
@@ -226,6 +232,9 @@ class FakeZalo:
         app.router.add_post(GROUP_INVITE, self._api(self._invite))
         app.router.add_get(GROUP_MEMBERS, self._api(self._list_members))
         app.router.add_get(GROUP_INFO, self._api(self._get_group))
+        app.router.add_get(OA_INFO, self._api(self._get_oa))
+        app.router.add_get(OA_GROUPS, self._api(self._groups_of_oa))
+        app.router.add_get(USER_DETAIL, self._api(self._user_detail))
         app.router.add_post(OAUTH_TOKEN, self._oauth)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
         return app
@@ -277,6 +286,18 @@ class FakeZalo:
         return _success(
             {"offset": offset, "count": len(page), "total": len(everyone), "members": page}
         )
+
+    def _get_oa(self, _query: dict[str, Any]) -> dict[str, Any]:
+        return _success({"oa_id": FAKE_OA_ID, "name": "OA Thử Nghiệm", "is_verified": True})
+
+    def _groups_of_oa(self, query: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            groups = [{"group_id": g, "name": f"Nhóm {g}"} for g in sorted(self.members)]
+        return _success({"groups": groups, "total": len(groups)})
+
+    def _user_detail(self, query: dict[str, Any]) -> dict[str, Any]:
+        user_id = str(json.loads(query.get("data") or "{}").get("user_id"))
+        return _success({"user_id": user_id, "user_is_follower": user_id not in self.not_following})
 
     def _get_group(self, query: dict[str, Any]) -> dict[str, Any]:
         group_id = str(query.get("group_id"))

@@ -32,9 +32,21 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
 
 
 def setup(app: web.Application) -> None:
-    from bot.web import auth, directory, exports, groups, overview, reports, simulator, staff
+    from bot.web import (
+        auth,
+        connection,
+        directory,
+        exports,
+        groups,
+        overview,
+        reports,
+        simulator,
+        staff,
+    )
 
     app.on_response_prepare.append(security_headers)
     app.router.add_static("/static", HERE / "static", name="static")
-    for module in (auth, overview, groups, staff, directory, reports, exports, simulator):
+    for module in (
+        auth, overview, groups, staff, directory, connection, reports, exports, simulator,
+    ):  # fmt: skip
         module.setup(app)
