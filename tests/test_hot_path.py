@@ -111,13 +111,16 @@ def _select_table(words: list[str]) -> str:
 def expect(bot: Any, listed: list[str]) -> list[str]:
     """`listed` as SQLite runs it. On PostgreSQL, statements that depend on each other share
     one round trip: the sender's SELECT stores the transcript row (repo.sender_in_group), a
-    clock opened or closed writes its SlaEvent (rules/sla.py)."""
+    clock opened or closed writes its SlaEvent (rules/sla.py); and rows added together are
+    one INSERT (SQLAlchemy's insertmanyvalues)."""
     if bot.runtime.engine.dialect.name != "postgresql":
         return listed
     out: list[str] = []
     for name in listed:
         if name == "INSERT messages" and "SELECT groups" in out:
             out[out.index("SELECT groups")] = "INSERT messages + SELECT groups"
+        elif name == "INSERT outbox" and out[-1:] == ["INSERT outbox"]:
+            continue
         elif name == "INSERT sla_events" and out[-1:] in (
             ["INSERT sla_clocks"],
             ["UPDATE sla_clocks"],
@@ -230,6 +233,7 @@ async def test_a_new_group_is_created_with_its_first_message(bot):
             "INSERT sla_clocks",
             "INSERT sla_events",
             "SELECT staff",  # the sales heads, and which of them are in the group: one query
+            "INSERT outbox",  # the reading of the group's members from Zalo (issue #16)
             "INSERT outbox",  # the invite
         ],
     ), first
