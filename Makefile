@@ -73,8 +73,10 @@ bench-wrk:
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk; }
 
+# ruff, then mypy --strict on bot/, storage/, config/ and webhook.py (pyproject.toml [tool.mypy]).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # make migration m="add payments"
 migration: $(STAMP)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientPayloadError, web, web_log
+from aiohttp.typedefs import Handler
 
 from bot import api, quarantine
 from bot import web as pages
@@ -110,7 +111,7 @@ WEBHOOK_EVENTS = "zalo_bot_webhook_events_total"
 
 
 @web.middleware
-async def client_gone(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+async def client_gone(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A client that hangs up while sending its body is not an error of ours: a debug line,
     no traceback, no 500 (the answer goes nowhere)."""
     try:

@@ -208,7 +208,8 @@ async def _product_groups(db: AsyncSession, order_ids: list[int]) -> dict[int, l
 
 async def _group_sales(db: AsyncSession) -> tuple[dict[str, str], dict[int, str]]:
     """Assigned sales by group id, and by customer id (its first group with a sales)."""
-    by_group, by_customer = {}, {}
+    by_group: dict[str, str] = {}
+    by_customer: dict[int, str] = {}
     for g in await _all(db, select(Group).order_by(col(Group.created_at))):
         if g.assigned_sales_id:
             by_group[g.group_id] = g.assigned_sales_id

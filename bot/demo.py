@@ -240,7 +240,7 @@ def before(calendar: Calendar, end: datetime, minutes: float) -> datetime:
 class Driver:
     """Posts signed events to the app and moves its clock, acting on deadlines on the way."""
 
-    def __init__(self, client: TestClient, runtime: Runtime, clock: FrozenClock) -> None:
+    def __init__(self, client: TestClient[Any, Any], runtime: Runtime, clock: FrozenClock) -> None:
         self.client, self.runtime, self.clock = client, runtime, clock
         self.app_id = runtime.settings.signing_app_id
 
@@ -287,7 +287,7 @@ class Driver:
             select(func.min(Reminder.due_at)).where(col(Reminder.sent_at).is_(None)),
         ]
         async with self.runtime.sessions() as db:
-            found = [(await db.exec(query)).one() for query in queries]
+            found = [(await db.exec(query)).one() for query in queries]  # type: ignore[call-overload]
         moments = [m if m.tzinfo else m.replace(tzinfo=UTC) for m in found if m is not None]
         return min(moments, default=None)
 
@@ -416,7 +416,10 @@ class Plan:
     def question(self, c: Customer, t: datetime, mood: float) -> datetime:
         """The customer asks, the sales answers (in time or late), maybe a thank-you."""
         ask, answer = self.rng.choice(QUESTIONS)
-        g, lines = c.group_id, [(0.0, says(c.group_id, c.customer_id, ask))]
+        g = c.group_id
+        lines: list[tuple[float | tuple[float, float], Step]] = [
+            (0.0, says(c.group_id, c.customer_id, ask))
+        ]
         lines.append((self.reply_in(c, t, mood), says(g, c.sales, answer)))
         if self.rng.random() < 0.5:
             lines.append(((1, 4), says(g, c.customer_id, self.rng.choice(THANKS))))

@@ -18,7 +18,7 @@ from bot.calendars import Calendars
 from bot.clock import Clock
 from bot.commands import UsageError, lookup, split_command, suggest
 from bot.context import Context
-from bot.events import Kind, ZaloEvent
+from bot.events import Kind, ZaloEvent, as_object
 from bot.intents import Intent
 from bot.outbox import enqueue
 from bot.render import Renderer
@@ -187,7 +187,7 @@ async def _record_reaction(ctx: Context) -> None:
     if not event.msg_id:
         return
     reacted = await repo.find_message(ctx.db, msg_id=event.msg_id)
-    message = event.raw.get("message") if isinstance(event.raw.get("message"), dict) else {}
+    message = as_object(event.raw.get("message"))
     icon = message.get("react_icon") or message.get("reaction") or message.get("icon")
     outgoing = event.name.startswith("oa_")
     await repo.insert_message(

@@ -144,7 +144,7 @@ class Doctor:
             )
         except ZaloError as exc:
             return Check("gmf", False, {"error": _error(exc)})
-        groups = data.get("groups") if isinstance(data.get("groups"), list) else []
+        groups: list[Any] = data["groups"] if isinstance(data.get("groups"), list) else []
         self.oa_groups = {str(g.get("group_id")) for g in groups if isinstance(g, dict)}
         return Check("gmf", True, {"count": data.get("total", len(groups))})
 

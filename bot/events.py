@@ -147,13 +147,14 @@ def _attachments(message: dict[str, Any]) -> tuple[Attachment, ...]:
     if not isinstance(items, list):
         raise EventError("message.attachments must be a list")
     return tuple(
-        Attachment(type=str(a.get("type", "")), payload=_object(a.get("payload")))
+        Attachment(type=str(a.get("type", "")), payload=as_object(a.get("payload")))
         for a in items
         if isinstance(a, dict)
     )
 
 
-def _object(value: Any) -> dict[str, Any]:
+def as_object(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else an empty one: Zalo's shapes are not all public."""
     return dict(value) if isinstance(value, dict) else {}
 
 
@@ -260,7 +261,7 @@ def parse_event(body: dict[str, Any], oa_id: str = "") -> ZaloEvent:
     kind = classify(name)
     if kind is Kind.GROUP_OTHER and name.startswith("react_request_join_group") and _accepted(body):
         kind = Kind.MEMBER_JOINED
-    message = body.get("message") if isinstance(body.get("message"), dict) else {}
+    message = as_object(body.get("message"))
     sender, group_id = _participants(body, kind, oa_id)
     if kind in (Kind.GROUP_MESSAGE, Kind.USER_MESSAGE, Kind.OA_GROUP_ECHO, Kind.OA_ECHO):
         if not _id(message, "msg_id"):

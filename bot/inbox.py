@@ -99,7 +99,12 @@ class Claimed(NamedTuple):
     body: str
 
 
-_CLAIMED = (InboxEvent.id, InboxEvent.conversation, InboxEvent.event_name, InboxEvent.body)
+_CLAIMED = (
+    col(InboxEvent.id),
+    col(InboxEvent.conversation),
+    col(InboxEvent.event_name),
+    col(InboxEvent.body),
+)
 
 _SQLITE_CLAIM = (
     select(*_CLAIMED)
@@ -153,7 +158,7 @@ def _pg_conninfo(sessions: SessionFactory) -> str | None:
     bind = sessions.kw.get("bind")
     if bind is None or bind.dialect.name != "postgresql":
         return None
-    return bind.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return str(bind.url.set(drivername="postgresql").render_as_string(hide_password=False))
 
 
 _OUT_OF_REACH = (*_UNREACHABLE, TimeoutError)  # or it hangs: STORE_SECONDS passed
@@ -295,7 +300,12 @@ class GroupCommit:
                 lite = self._sqlite_connection
                 if lite is None:
                     lite = self._sqlite_connection = await _open_sqlite(self._sqlite_path)
-                return await lite._execute(_sqlite_insert, lite._conn, _sqlite_rows(rows))
+                # aiosqlite 0.22's private _execute/_conn: one trip to its thread (pinned in
+                # pyproject; tests/test_sqlite_driver.py fails if they change)
+                new: set[str] = await lite._execute(  # type: ignore[no-untyped-call]
+                    _sqlite_insert, lite._conn, _sqlite_rows(rows)
+                )
+                return new
             except BaseException:
                 await self.close()  # as for PostgreSQL: a fresh connection next time
                 raise
@@ -358,13 +368,14 @@ def _sqlite_path(sessions: SessionFactory) -> str | None:
     bind = sessions.kw.get("bind")
     if bind is None or bind.dialect.name != "sqlite":
         return None
-    return bind.url.database
+    database: str | None = bind.url.database
+    return database
 
 
 async def _open_sqlite(path: str | None) -> aiosqlite.Connection:
     connection = await aiosqlite.connect(path or ":memory:")
     # the engine's connection settings (WAL, busy_timeout, …), looked up now: tests change them
-    await connection._execute(storage_db._sqlite_pragmas, connection._conn, None)
+    await connection._execute(storage_db._sqlite_pragmas, connection._conn, None)  # type: ignore[no-untyped-call]
     return connection
 
 
@@ -621,13 +632,13 @@ class Inbox:
         """After a start: the oldest events left pending before it, one at a time, each attempt
         counted before it runs (see _recovering)."""
         async with self.sessions() as db:
-            query = select(InboxEvent.id).where(
+            query = select(col(InboxEvent.id)).where(
                 InboxEvent.status == "pending", col(InboxEvent.received_at) < self._started
             )
             ids = (await db.exec(query.order_by(col(InboxEvent.id)).limit(BATCH_ROWS))).all()
         done = 0
         for inbox_id in ids:
-            if self._stop.is_set():
+            if self._stop.is_set() or inbox_id is None:
                 break
             done += await self._process_one(inbox_id, count_first=True)
         self._recovering = False

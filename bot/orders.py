@@ -266,11 +266,12 @@ async def create_order(
     )
     db.add(order)
     await db.flush()
+    assert order.id is not None
     for code, qty, item_amount in items:
+        product_id = products[code].id
+        assert product_id is not None
         db.add(
-            OrderItem(
-                order_id=order.id, product_id=products[code].id, quantity=qty, amount=item_amount
-            )
+            OrderItem(order_id=order.id, product_id=product_id, quantity=qty, amount=item_amount)
         )
     await db.flush()
     return order

@@ -23,7 +23,7 @@ import logging
 import unicodedata
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -82,7 +82,7 @@ async def enqueue(
     """Render each intent and add its outbox rows to the session (the caller commits)."""
     rows: list[OutboxMessage] = []
     for intent in intents:
-        common = {
+        common: dict[str, Any] = {
             "created_at": now,
             "next_attempt_at": now,
             "source_event_id": source_event_id,
@@ -249,7 +249,7 @@ class Outbox:
         """At start: the rows this process (same host and port) was sending when it stopped
         are due again now, not after their lease."""
         async with self.sessions() as db:
-            result = await db.exec(  # type: ignore[call-overload]
+            result = await db.exec(
                 update(OutboxMessage)
                 .where(
                     col(OutboxMessage.status) == "sending",
@@ -271,7 +271,7 @@ class Outbox:
                 continue
             try:
                 async with self.sessions() as db:
-                    await db.exec(  # type: ignore[call-overload]
+                    await db.exec(
                         update(OutboxMessage)
                         .where(
                             col(OutboxMessage.id).in_(held),
@@ -348,7 +348,7 @@ class Outbox:
 
     async def _claim(self, row: OutboxMessage, now: datetime) -> bool:
         async with self.sessions() as db:
-            result = await db.exec(  # type: ignore[call-overload]
+            result = await db.exec(
                 update(OutboxMessage)
                 .where(
                     col(OutboxMessage.id) == row.id,

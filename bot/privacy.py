@@ -50,7 +50,7 @@ import json
 import logging
 import secrets
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -332,8 +332,8 @@ async def erasure_under_way(db: AsyncSession, *, group_id: str) -> bool:
 
 async def unfinished_erasures(db: AsyncSession) -> list[int]:
     """Erasures confirmed and not finished, oldest first (ix_erasures_finished_at)."""
-    query = select(Erasure.id).where(col(Erasure.finished_at).is_(None))
-    return list((await db.exec(query.order_by(col(Erasure.id)))).all())
+    query = select(col(Erasure.id)).where(col(Erasure.finished_at).is_(None))
+    return [i for i in (await db.exec(query.order_by(col(Erasure.id)))).all() if i is not None]
 
 
 class Interrupted(Exception):
@@ -652,7 +652,7 @@ def _anonymise(db: AsyncSession, customer: Customer | None, group: Group, now: d
 
 async def _update(db: AsyncSession, model: Any, where: Iterable[Any], **values: Any) -> int:
     statement = update(model).where(*where).values(**values)
-    result = await db.exec(statement.execution_options(**NO_UPDATE_SYNC))  # type: ignore[call-overload]
+    result = await db.exec(statement.execution_options(**NO_UPDATE_SYNC))
     return int(result.rowcount or 0)
 
 
@@ -660,7 +660,9 @@ def _outbox_about(group_id: str) -> ColumnElement[bool]:
     """Outbox rows to the group, or caused by one of its events (1:1 notices, alerts)."""
     keys = select(literal("msg:") + col(Message.msg_id)).where(Message.group_id == group_id)
     events = select(InboxEvent.id).where(col(InboxEvent.dedupe_key).in_(keys))
-    return or_(OutboxMessage.target_id == group_id, col(OutboxMessage.source_event_id).in_(events))
+    return or_(
+        col(OutboxMessage.target_id) == group_id, col(OutboxMessage.source_event_id).in_(events)
+    )
 
 
 def _scopes(group_id: str) -> tuple[list[Any], list[Any]]:
@@ -669,13 +671,16 @@ def _scopes(group_id: str) -> tuple[list[Any], list[Any]]:
     sent_about = select(OutboxMessage.zalo_message_id).where(about)
     commands = (CommandRun.text, [CommandRun.group_id == group_id])
     wide = [
-        (Message.text, [or_(Message.group_id == group_id, col(Message.group_id).is_(None))]),
+        (Message.text, [or_(col(Message.group_id) == group_id, col(Message.group_id).is_(None))]),
         (OutboxMessage.text, []),  # 1:1 alerts about the group carry no group id
         commands,
         (Payment.reject_reason, [Payment.group_id == group_id]),
     ]
     narrow = [
-        (Message.text, [or_(Message.group_id == group_id, col(Message.msg_id).in_(sent_about))]),
+        (
+            Message.text,
+            [or_(col(Message.group_id) == group_id, col(Message.msg_id).in_(sent_about))],
+        ),
         (OutboxMessage.text, [about]),
         commands,
     ]
@@ -706,7 +711,7 @@ def _blank_keys(model: Any, row: Any) -> frozenset[str]:
 
 
 async def _update_many(
-    db: AsyncSession, model: Any, field: str, rows: list[tuple[int, Any]]
+    db: AsyncSession, model: Any, field: str, rows: Sequence[tuple[int | None, Any]]
 ) -> int:
     """Set `field` of each (id, value) in one executemany."""
     if not rows:

@@ -33,6 +33,7 @@ from bot.events import EventError, conversation_key, dedupe_key, load_body, veri
 from config.settings import Settings
 from storage import repo
 from storage.db import SessionFactory
+from storage.hot import dialect_of
 from storage.models import InboxEvent, QuarantinedEvent
 
 RECENT = timedelta(hours=24)  # "rejected_signature_24h", and how long a hint is shown
@@ -102,7 +103,7 @@ async def _trim(db: AsyncSession, settings: Settings, now: datetime) -> None:
     """At most WEBHOOK_QUARANTINE_MAX rows, none older than WEBHOOK_QUARANTINE_DAYS."""
     oldest = now - timedelta(days=settings.webhook_quarantine_days)
     newest_id = select(func.max(QuarantinedEvent.id)).scalar_subquery()
-    await db.exec(  # type: ignore[call-overload]
+    await db.exec(
         delete(QuarantinedEvent).where(
             (col(QuarantinedEvent.received_at) < oldest)
             | (col(QuarantinedEvent.id) <= newest_id - settings.webhook_quarantine_max)
@@ -132,7 +133,7 @@ async def recheck(sessions: SessionFactory, settings: Settings, now: datetime) -
                 await db.delete(row)
             else:
                 failing += 1
-        if verified and db.bind.dialect.name == "postgresql":
+        if verified and dialect_of(db) == "postgresql":
             await db.exec(text("SELECT pg_notify('inbox_events', '')"))  # type: ignore[call-overload]
         await db.commit()
     return Rechecked(verified, failing, expired)

@@ -19,10 +19,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, extract, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, extract, func, literal, or_
+from sqlalchemy import select as core_select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.hot import dialect_of
 from storage.models import (
     CareLog,
     Customer,
@@ -38,6 +40,9 @@ from storage.models import (
 )
 
 Row = dict[str, Any]
+# Reports are Core selects of labelled expressions and window functions: the typed overloads of
+# select() and of SQLModel's exec() stop at plain columns, so here a select is untyped.
+select: Callable[..., Any] = core_select
 ReportFn = Callable[[AsyncSession, datetime, datetime, ZoneInfo], Awaitable[list[Row]]]
 TEAM = "team"
 FEEDBACK_POINTS = {"positive": 100, "neutral": 50, "negative": 0, "complaint": 0}
@@ -67,7 +72,7 @@ def _count_if(condition: ColumnElement[bool]) -> Any:
 def _seconds(db: AsyncSession, since: Any, until: Any) -> Any:
     """until - since in seconds, in SQL (SQLite keeps datetimes as text)."""
     assert db.bind is not None
-    if db.bind.dialect.name == "postgresql":
+    if dialect_of(db) == "postgresql":
         return extract("epoch", until - since)
     return (func.julianday(until) - func.julianday(since)) * 86400.0
 
@@ -217,7 +222,7 @@ async def payments(db: AsyncSession, start: datetime, end: datetime, tz: ZoneInf
         .group_by(Payment.kind, Payment.status),
     )
     wait = _seconds(db, Payment.requested_at, Payment.decided_at)
-    approved_in = [*_in(Payment.decided_at, start, end), Payment.status == "approved"]
+    approved_in = [*_in(Payment.decided_at, start, end), col(Payment.status) == "approved"]
     medians = await _medians(db, Payment.kind, wait, *approved_in)
     medians |= await _medians(db, None, wait, *approved_in)
     kinds = sorted({r["kind"] for r in requested} | {r["kind"] for r in decided})
@@ -309,7 +314,7 @@ async def care(db: AsyncSession, start: datetime, end: datetime, tz: ZoneInfo) -
         )
         .select_from(Order)
         .join(Group, col(Group.group_id) == Order.group_id, isouter=True)
-        .where(col(Order.care_closed).is_(False), Order.status != "cancelled", nxt <= last)
+        .where(col(Order.care_closed).is_(False), col(Order.status) != "cancelled", nxt <= last)
         .group_by(carer),
     )
     return _merge_staff(
@@ -350,20 +355,20 @@ async def satisfaction(db: AsyncSession, start: datetime, end: datetime, tz: Zon
         select(
             col(Rating.staff_id).label("staff_id"),
             func.count().label("ratings"),
-            func.sum((Rating.score - 1) * 25).label("rating_points"),
+            func.sum((col(Rating.score) - 1) * 25).label("rating_points"),
             func.sum(Rating.score).label("score_sum"),
         )
         .where(*_in(Rating.answered_at, start, end), col(Rating.score).is_not(None))
         .group_by(Rating.staff_id),
     )
-    points = case(*((CareLog.feedback == k, v) for k, v in FEEDBACK_POINTS.items()))
+    points = case(*((col(CareLog.feedback) == k, v) for k, v in FEEDBACK_POINTS.items()))
     feedback = await _rows(
         db,
         select(
             CareLog.staff_id,
             func.count().label("feedbacks"),
             func.sum(points).label("feedback_points"),
-            _count_if(CareLog.feedback == "positive").label("positive"),
+            _count_if(col(CareLog.feedback) == "positive").label("positive"),
             _count_if(col(CareLog.feedback).in_(("negative", "complaint"))).label("negative"),
         )
         .where(*_in(CareLog.at, start, end), col(CareLog.feedback).in_(tuple(FEEDBACK_POINTS)))
@@ -402,7 +407,7 @@ def _satisfaction_row(r: Row) -> Row:
 
 
 def _sold(start: datetime, end: datetime) -> list[ColumnElement[bool]]:
-    return [*_in(Order.purchased_at, start, end), Order.status != "cancelled"]
+    return [*_in(Order.purchased_at, start, end), col(Order.status) != "cancelled"]
 
 
 def _pairs_query(start: datetime, end: datetime) -> Any:
@@ -418,7 +423,7 @@ def _pairs_query(start: datetime, end: datetime) -> Any:
         )
         .join(OrderItem, col(OrderItem.order_id) == Order.id)
         .where(*_sold(start, end), col(Order.customer_id).is_not(None))
-        .group_by(Order.customer_id, OrderItem.product_id)
+        .group_by(col(Order.customer_id), col(OrderItem.product_id))
         .subquery()
     )
     return (

@@ -153,7 +153,7 @@ class Runtime:
         self._stopping = True  # no new sweep or job; an erasure stops after its current chunk
         if self.scheduler and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        workers = {"inbox": self.inbox, "outbox": self.outbox}
+        workers: dict[str, Inbox | Outbox] = {"inbox": self.inbox, "outbox": self.outbox}
         for task in [t for t in self.tasks if t.get_name() in workers]:
             await workers[task.get_name()].shutdown(task)
         with contextlib.suppress(TimeoutError):  # let a deadline sweep under way finish

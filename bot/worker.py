@@ -41,7 +41,7 @@ class Failures:
                 "%s: still failing, %d passes in a row (%s)", self.name, self.count, loggable(exc)
             )
             self._told_at = now
-        return min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self.count - 1))
+        return float(min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self.count - 1)))
 
     def succeeded(self) -> None:
         if self.count:

@@ -183,6 +183,7 @@ class Calendar:
         """(days off, make-up working days) of one year, cached."""
         if year not in self._years:
             # Load the next year too: a make-up day may substitute a holiday of the next year.
+            assert self.country is not None  # no years are asked for without a country
             data = holidays_lib.country_holidays(self.country, years=(year, year + 1))
             off = frozenset(d for d in data if d.year == year)
             extra = frozenset(d for d in getattr(data, "weekend_workdays", ()) if d.year == year)

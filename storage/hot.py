@@ -24,16 +24,24 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from psycopg.types.json import Json
 from sqlalchemy import JSON
 from sqlalchemy.dialects.postgresql import psycopg as pg_psycopg
 from sqlalchemy.dialects.sqlite import aiosqlite as sqlite_aiosqlite
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ClauseElement, Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-_PG = pg_psycopg.dialect()
+
+def dialect_of(db: AsyncSession) -> str:
+    """'sqlite' or 'postgresql': the database a session talks to (sessions are always bound)."""
+    bind = db.bind
+    assert bind is not None, "a session made by storage.db.make_sessions is bound"
+    return bind.dialect.name
+
+
+_PG = pg_psycopg.dialect()  # type: ignore[no-untyped-call]
 _SQLITE = sqlite_aiosqlite.dialect()
 _DRIVER = "hot_driver_connection"  # session.info key: (root transaction, driver connection)
 
@@ -44,8 +52,12 @@ class _Compiled:
     def __init__(self, statement: Executable, dialect: Any, keys: tuple[str, ...]) -> None:
         # as SQLAlchemy compiles for an execution: an INSERT or UPDATE without explicit
         # values takes its columns from the parameters' keys
-        compiled = statement.compile(dialect=dialect, column_keys=list(keys))
-        if compiled.insert_prefetch or compiled.update_prefetch:  # type: ignore[attr-defined]
+        # SQLCompiler's attributes (insert_prefetch, bind_names, positiontup): SQLAlchemy 2.1,
+        # pinned in pyproject; tests/test_hot.py fails if they change
+        compiled = cast(
+            Any, cast(ClauseElement, statement).compile(dialect=dialect, column_keys=list(keys))
+        )
+        if compiled.insert_prefetch or compiled.update_prefetch:
             raise ValueError("a hot statement cannot use Python-side column defaults")
         self.sql = str(compiled)
         binds = {name: bind for bind, name in compiled.bind_names.items()}
@@ -88,7 +100,7 @@ async def execute(
 ) -> list[tuple[Any, ...]]:
     """Run `statement` (a module-level constant: it is compiled once per set of parameter
     names) in the session's transaction; the rows it returns, if any, as tuples."""
-    dialect = db.bind.dialect.name
+    dialect = dialect_of(db)
     if dialect == "postgresql":
         driver = await _driver_connection(db)
         compiled = _compiled(statement, dialect, tuple(sorted(params)))
@@ -118,7 +130,7 @@ async def _driver_connection(db: AsyncSession) -> Any:
         return cached[1]
     connection = await db.connection()
     proxied = await connection.get_raw_connection()
-    postgresql = db.bind.dialect.name == "postgresql"
+    postgresql = dialect_of(db) == "postgresql"
     driver = proxied.driver_connection if postgresql else proxied.dbapi_connection
     db.info[_DRIVER] = (db.sync_session.get_transaction(), driver)
     return driver

@@ -5,14 +5,26 @@ from __future__ import annotations
 import functools
 import unicodedata
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import and_, bindparam, case, exists, func, insert, literal, literal_column, update
+from sqlalchemy import (
+    String,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    literal_column,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import hot
+from storage.hot import dialect_of
 from storage.models import (
     AuditEntry,
     CommandRun,
@@ -88,7 +100,7 @@ def _sender_in_group() -> Any:
     """Each row of SenderInGroup or NULLs: one SELECT, LEFT JOINs to a one-row derived table,
     each on a primary key or unique index, so it always returns exactly one row."""
     one = select(literal_column("1").label("one")).subquery("one")
-    group_id, user_id = bindparam("group_id"), bindparam("user_id")
+    group_id, user_id = bindparam("group_id", type_=String()), bindparam("user_id", type_=String())
     return (
         select(Group, GroupMember, Staff, SlaClock)
         .select_from(one)
@@ -111,7 +123,7 @@ def _sender_in_group_recording() -> Any:
     data-modifying CTE. Its SELECT reads the tables as they were before the INSERT, which
     touches none of them. sender_kind is what Context.is_staff says: an active staff row."""
     table = Message.__table__  # type: ignore[attr-defined]
-    user_id = bindparam("user_id")
+    user_id = bindparam("user_id", type_=String())
     is_staff = exists().where(col(Staff.zalo_user_id) == user_id, col(Staff.active).is_(True))
     values = {
         **{key: bindparam(key, type_=table.c[key].type) for key in _MESSAGE_COLUMNS},
@@ -144,7 +156,7 @@ async def sender_in_group(
     stores it.
     """
     params = {"group_id": group_id, "user_id": user_id}
-    if transcript is None or db.bind.dialect.name != "postgresql":
+    if transcript is None or dialect_of(db) != "postgresql":
         result = await db.exec(_sender_in_group(), params=params)
         return SenderInGroup(*result.one()), False
     await db.flush()  # as insert_message does: pending ORM changes go first
@@ -310,7 +322,7 @@ async def insert_message(db: AsyncSession, **values: Any) -> bool:
     unique), no ORM object. Pending ORM changes are flushed first, as a query would."""
     values.setdefault("attachments", [])
     await db.flush()
-    return bool(await hot.execute(db, _insert_message(db.bind.dialect.name), values))
+    return bool(await hot.execute(db, _insert_message(dialect_of(db)), values))
 
 
 async def record_command(db: AsyncSession, *, run: CommandRun) -> None:
@@ -359,7 +371,7 @@ async def recent_history(db: AsyncSession, *, group_id: str, limit: int) -> list
     items = [{"kind": "interaction", "at": i.at, "item": i} for i in interactions.all()]
     items += [{"kind": "command", "at": c.at, "item": c} for c in commands.all()]
     items += [{"kind": "decision", "at": a.at, "item": a} for a in decisions.all()]
-    return sorted(items, key=lambda entry: entry["at"], reverse=True)[:limit]
+    return sorted(items, key=lambda entry: cast(datetime, entry["at"]), reverse=True)[:limit]
 
 
 async def count_messages(db: AsyncSession, *, group_id: str) -> int:
@@ -438,7 +450,7 @@ async def insert_once(
     Used to claim things across processes (an event, a job's period). The RETURNING clause is
     what tells: PostgreSQL reports no usable rowcount for an ORM insert.
     """
-    dialect = postgresql if db.bind.dialect.name == "postgresql" else sqlite
+    dialect = postgresql if dialect_of(db) == "postgresql" else sqlite
     table = model.__table__  # type: ignore[attr-defined]
     statement = (
         dialect.insert(table)

@@ -135,12 +135,13 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         # thread, where SQLite runs without the GIL and the loop goes on meanwhile.
         aio = self._connection
         connection = self._adapt_connection
-        if connection._immediate and aio._conn.in_transaction:
+        # _immediate: our own attribute on SQLAlchemy's adapted connection (set below)
+        if connection._immediate and aio._conn.in_transaction:  # type: ignore[attr-defined]
             result = _run(aio._conn, operation, parameters, many)
         else:
             result = await aio._execute(_run, aio._conn, operation, parameters, many)
             if operation[:5].upper() == "BEGIN":
-                connection._immediate = "IMMEDIATE" in operation.upper()
+                connection._immediate = "IMMEDIATE" in operation.upper()  # type: ignore[attr-defined]
         description, rowcount, lastrowid, rows = result
         self._description = description
         self._rowcount = rowcount
@@ -172,7 +173,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ("_immediate",)
     _immediate: bool
 
-    _cursor_cls = OneHopCursor
+    _cursor_cls = OneHopCursor  # type: ignore[assignment]  # a subclass of aiosqlite's cursor
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):

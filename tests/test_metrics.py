@@ -70,7 +70,11 @@ async def test_undelivered_messages_show_as_backlog(bot):
     await bot.post(bot.message("/whoami"), drain=False)
     await bot.runtime.inbox.process_pending()  # the reply is queued, not delivered
     _, samples = await scrape(bot)
-    queued = await bot.outbox() + await bot.outbox(target_kind="invite")
+    queued = (
+        await bot.outbox()
+        + await bot.outbox(target_kind="invite")
+        + await bot.outbox(target_kind="sync")  # the reading of the new group from Zalo
+    )
     assert queued and all(row.status == "pending" for row in queued)
     assert samples[("zalo_bot_outbox_backlog", None)] == len(queued)
     assert samples[("zalo_bot_events_processed_total", "done")] == 1

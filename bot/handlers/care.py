@@ -160,6 +160,7 @@ async def care_cmd(ctx: Context, args: CareArgs) -> list[Intent]:
     await ctx.db.flush()
     if order is None:
         return [ctx.reply("care_saved", **_reply(args, None, 0, None, None, None))]
+    assert order.id is not None
     count, low, high = await care.order_limits(ctx.db, order.id)
     if args.end:
         order.care_closed, order.next_care_date = True, None

@@ -68,8 +68,10 @@ async def fan_out(ctx: Context) -> list[Intent]:
 async def guard(ctx: Context, spec: CommandSpec, args: object) -> list[Intent] | None:
     """The first rule's refusal of this command, or None when every rule lets it run."""
     for rule in RULES:
-        if hasattr(rule, "guard") and (refusal := await rule.guard(ctx, spec, args)) is not None:
-            return refusal
+        if hasattr(rule, "guard"):
+            refusal: list[Intent] | None = await rule.guard(ctx, spec, args)
+            if refusal is not None:
+                return refusal
     return None
 
 

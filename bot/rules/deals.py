@@ -125,9 +125,7 @@ async def sweep(db: AsyncSession, now: datetime, deps: Deps) -> list[Intent]:
     for reminder in reminders.all():
         claimed = await db.exec(
             update(Reminder)
-            .where(  # type: ignore[call-overload]
-                col(Reminder.id) == reminder.id, col(Reminder.sent_at).is_(None)
-            )
+            .where(col(Reminder.id) == reminder.id, col(Reminder.sent_at).is_(None))
             .values(sent_at=now)
         )
         if claimed.rowcount:

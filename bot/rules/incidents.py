@@ -238,7 +238,7 @@ async def sweep(db: AsyncSession, now: datetime, deps: Deps) -> list[Intent]:
 async def _step(db: AsyncSession, incident: Incident, column: str, now: datetime) -> bool:
     """Mark one step done unless another process did it first; True when this call did."""
     next_due = incident.escalate_at if column == "breached_at" else None
-    result = await db.exec(  # type: ignore[call-overload]
+    result = await db.exec(
         update(Incident)
         .where(
             col(Incident.id) == incident.id,

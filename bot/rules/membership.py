@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.events import as_object
 from bot.intents import Intent, SyncGroup
 from bot.rules.common import alert_heads, ids_with_role, is_customer_group
 from bot.schedules import job
@@ -75,8 +76,7 @@ def _moment(value: Any) -> datetime | None:
 def state_from(members: list[dict[str, Any]], info: dict[str, Any]) -> GroupState:
     """A GroupState from listmember's members and getgroup's data (shapes in zalo-api.md)."""
     ids = {str(m.get("user_id") or m.get("oa_id") or m.get("id") or "") for m in members}
-    group_info = info.get("group_info") if isinstance(info.get("group_info"), dict) else {}
-    asset = info.get("asset_info") if isinstance(info.get("asset_info"), dict) else {}
+    group_info, asset = as_object(info.get("group_info")), as_object(info.get("asset_info"))
     name = group_info.get("name") or group_info.get("group_name")
     return GroupState(
         members=frozenset(ids - {""}),

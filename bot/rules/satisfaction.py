@@ -307,7 +307,7 @@ async def _store(ctx: Context, rating: Rating, score: int) -> bool:
     """Record the score unless the rating was answered already (conditional UPDATE)."""
     result = await ctx.db.exec(
         update(Rating)
-        .where(col(Rating.id) == rating.id, col(Rating.score).is_(None))  # type: ignore[call-overload]
+        .where(col(Rating.id) == rating.id, col(Rating.score).is_(None))
         .values(score=score, answered_by=ctx.sender_id, answered_at=ctx.now)
         .execution_options(synchronize_session=False)
     )

@@ -36,6 +36,7 @@ from bot.rules.common import alert_heads, any_row, ids_with_role, is_customer_gr
 from bot.text import fold
 from bot.worktime import parse_duration
 from storage import hot, repo
+from storage.hot import dialect_of
 from storage.models import Group, Message, SlaClock, SlaEvent, Violation
 from storage.types import UTCDateTime
 
@@ -161,7 +162,7 @@ async def _start(ctx: Context, group: Group, limit: timedelta) -> None:
     }
     detail = {"deadline": deadline.isoformat()}
     await ctx.db.flush()  # a clock closed earlier in this transaction is closed in the table
-    dialect = ctx.db.bind.dialect.name
+    dialect = dialect_of(ctx.db)
     if dialect == "postgresql":  # one round trip
         await hot.execute(ctx.db, _open_clock_pg(), {**clock, "at": ctx.now, "detail": detail})
         return
@@ -230,7 +231,7 @@ async def _stop(ctx: Context, group: Group, clock: SlaClock | None = repo.UNREAD
     }
     # Core statements, not the ORM's flush; the loaded clock is kept equal to its row.
     await ctx.db.flush()
-    if ctx.db.bind.dialect.name == "postgresql":  # one round trip
+    if dialect_of(ctx.db) == "postgresql":  # one round trip
         await hot.execute(
             ctx.db, _close_clock_pg(), {"clock_id": clock.id, **closed, "detail": detail}
         )
@@ -256,9 +257,7 @@ async def reassign(db: AsyncSession, *, group_id: str, owner_id: str) -> None:
     """Move the open clock's ownership (handover)."""
     await db.exec(
         update(SlaClock)
-        .where(  # type: ignore[call-overload]
-            col(SlaClock.group_id) == group_id, col(SlaClock.closed_at).is_(None)
-        )
+        .where(col(SlaClock.group_id) == group_id, col(SlaClock.closed_at).is_(None))
         .values(owner_id=owner_id)
     )
 
@@ -306,9 +305,7 @@ async def _advance(db: AsyncSession, clock: SlaClock, now: datetime, deps: Deps)
     await db.exec(
         update(SlaClock)
         .where(col(SlaClock.id) == clock.id)
-        .values(  # type: ignore[call-overload]
-            next_due_at=min(pending) if pending else None
-        )
+        .values(next_due_at=min(pending) if pending else None)
     )
     return intents
 
@@ -321,10 +318,10 @@ async def _claim(db: AsyncSession, clock: SlaClock, stage: str, now: datetime) -
     }[stage]
     result = await db.exec(
         update(SlaClock)
-        .where(  # type: ignore[call-overload]
+        .where(
             col(SlaClock.id) == clock.id, col(column).is_(None), col(SlaClock.closed_at).is_(None)
         )
-        .values({column.key: now})
+        .values({column: now})
     )
     return bool(result.rowcount)
 

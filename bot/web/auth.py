@@ -106,7 +106,7 @@ class Throttle:
     async def _record(self, kind: str, key: str, now: datetime) -> int:
         async with self.sessions() as db:
             old = delete(SignInFailure).where(col(SignInFailure.at) <= now - self.window)
-            await db.exec(old)  # type: ignore[call-overload]
+            await db.exec(old)
             row = SignInFailure(kind=kind, key=key, at=now)
             db.add(row)
             await db.commit()
@@ -139,7 +139,7 @@ class Throttle:
                 col(SignInFailure.id).in_(recorded)
                 | ((col(SignInFailure.kind) == kind) & (col(SignInFailure.key) == value))
             )
-            await db.exec(mine)  # type: ignore[call-overload]
+            await db.exec(mine)
             await db.commit()
 
 

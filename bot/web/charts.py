@@ -48,7 +48,7 @@ def nice(value: float) -> float:
     if value <= 0:
         return 1.0
     power = 10 ** math.floor(math.log10(value))
-    return next(round(m * power, 12) for m in (1, 2, 2.5, 5, 10) if m * power >= value)
+    return float(next(round(m * power, 12) for m in (1, 2, 2.5, 5, 10) if m * power >= value))
 
 
 def nice_max(values: Sequence[float | None]) -> float:

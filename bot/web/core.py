@@ -73,7 +73,7 @@ class Viewer:
         return self.role == "admin"
 
 
-VIEWER = web.RequestKey("viewer", Viewer | None)  # type: ignore[arg-type]
+VIEWER: web.RequestKey[Viewer | None] = web.RequestKey("viewer", Viewer | None)  # type: ignore[arg-type]
 
 
 # --- the session cookie ------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from config.settings import Settings
 
@@ -38,12 +39,12 @@ def host_name(header: str) -> str:
         return ""
 
 
-def host_guard(settings: Settings, exempt: frozenset[str]) -> web.Middleware:
+def host_guard(settings: Settings, exempt: frozenset[str]) -> Middleware:
     """A middleware refusing (421) requests whose Host is not one of allowed_hosts()."""
     allowed = allowed_hosts(settings)
 
     @web.middleware
-    async def guard(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path not in exempt and host_name(request.host) not in allowed:
             return web.Response(
                 status=421,

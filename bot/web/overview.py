@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from aiohttp import web
 from sqlmodel import col, select
@@ -32,7 +33,7 @@ async def overview(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     start = datetime.combine(today, time(0), tzinfo=tz).astimezone(UTC)
     end = datetime.combine(today + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
     async with runtime.read_sessions() as db:
-        lists = {
+        lists: dict[str, Any] = {
             "clocks": await open_clocks(db, viewer),
             "overdue": await overdue_clocks(db, viewer, now),
             "breaches": await breaches_between(db, viewer, start, end),

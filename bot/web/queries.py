@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.web.core import Viewer
+from storage.hot import dialect_of
 from storage.models import Customer, Group, GroupMember, Staff
 
 LIST_LIMIT = 50
@@ -125,8 +126,8 @@ def contains(db: AsyncSession, column: Any, text: str) -> ColumnElement[bool]:
     """`column` contains `text`, ignoring letter case. SQLite's LIKE folds ASCII only, so it
     gets a GLOB with a [xX] class per letter; PostgreSQL's ILIKE folds Unicode itself."""
     assert db.bind is not None
-    if db.bind.dialect.name == "sqlite":
-        return col(column).op("GLOB")(_glob(text))  # type: ignore[no-any-return]
+    if dialect_of(db) == "sqlite":
+        return col(column).op("GLOB")(_glob(text))
     return col(column).ilike(_like(text), escape="\\")
 
 

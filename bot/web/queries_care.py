@@ -38,7 +38,7 @@ class CareRow:
 
 async def care_due(db: AsyncSession, viewer: Viewer, today: date, mode: str) -> Listing:
     """Orders due for care on `today` that the viewer sees, the oldest date first."""
-    query = (
+    query: Any = (
         select(
             Order,
             func.coalesce(Group.name, Customer.name, Order.group_id).label("group_name"),
@@ -85,7 +85,7 @@ async def _cared_by(db: AsyncSession, staff_id: str, mode: str) -> list[ColumnEl
     if not wanted:
         return []
     products = (await db.exec(select(Product.id, Product.product_group))).all()
-    ids = [pid for pid, group in products if group and fold(group) in wanted]
+    ids = [pid for pid, group in products if pid is not None and group and fold(group) in wanted]
     items = select(OrderItem.order_id).where(col(OrderItem.product_id).in_(ids))
     return [col(Order.id).in_(items)] if ids else [false()]
 
@@ -142,6 +142,8 @@ async def _group_sales(db: AsyncSession, orders: list[Order]) -> dict[str, str]:
     )
     found: dict[str, str] = {}
     for group_id, customer_id, sales in (await db.exec(query)).all():
+        if sales is None:
+            continue
         if group_id in group_ids:
             found[group_id] = sales
         if customer_id:

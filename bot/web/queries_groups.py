@@ -54,8 +54,8 @@ async def _count(db: AsyncSession, query: Any) -> int:
 
 async def group_list(db: AsyncSession, viewer: Viewer, q: str, wanted: int) -> Page:
     """The visible groups matching `q`, those with a customer waiting first."""
-    open_clock = and_(SlaClock.group_id == Group.group_id, col(SlaClock.closed_at).is_(None))
-    query = (
+    open_clock = and_(col(SlaClock.group_id) == Group.group_id, col(SlaClock.closed_at).is_(None))
+    query: Any = (
         select(
             Group,
             col(Customer.name).label("customer"),

@@ -165,7 +165,7 @@ async def group_feed(db: AsyncSession, *, group_id: str, after: int) -> list[Mes
     private = and_(
         col(Message.group_id).is_(None), col(Message.msg_id).in_(_group_private_ids(group_id))
     )
-    return await _rows(db, or_(Message.group_id == group_id, private), after)
+    return await _rows(db, or_(col(Message.group_id) == group_id, private), after)
 
 
 async def direct_feed(db: AsyncSession, *, user_id: str, after: int) -> list[Message]:
@@ -173,7 +173,7 @@ async def direct_feed(db: AsyncSession, *, user_id: str, after: int) -> list[Mes
     to_user = select(OutboxMessage.zalo_message_id).where(
         OutboxMessage.target_kind == "user", OutboxMessage.target_id == user_id
     )
-    mine = or_(Message.user_id == user_id, col(Message.msg_id).in_(to_user))
+    mine = or_(col(Message.user_id) == user_id, col(Message.msg_id).in_(to_user))
     return await _rows(db, and_(col(Message.group_id).is_(None), mine), after)
 
 

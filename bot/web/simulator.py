@@ -214,7 +214,7 @@ async def sim_feed(request: web.Request) -> web.Response:
         who = await sim_data.people(db, lang)
         feed = await sim_data.group_feed(db, group_id=group_id, after=after)
         direct = await sim_data.direct_feed(db, user_id=user_id, after=dm_after)
-        body = {
+        body: dict[str, Any] = {
             "ok": True,
             "group": group_id,
             "clock": clock_view(request),
