@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bot.reasons import Refusal
 from bot.text import fold
 
 if TYPE_CHECKING:
@@ -29,8 +30,13 @@ ALL_STAFF = frozenset(
 HEADS = frozenset({"sales_head", "admin"})
 
 
-class UsageError(ValueError):
-    """The arguments do not fit; the message says what is wrong (shown with the usage line)."""
+class UsageError(Refusal):
+    """The arguments do not fit; the reason says what is wrong (shown with the usage line)."""
+
+    @classmethod
+    def of(cls, refusal: Refusal) -> UsageError:
+        """The same reason, refusing a command's arguments (a bad amount, date, duration…)."""
+        return cls(refusal.code, **refusal.params)
 
 
 @dataclass(frozen=True)
@@ -88,23 +94,24 @@ MAX_RECORD = 2**31 - 1  # the largest row number the tables hold
 
 
 def record_number(token: str, refusal: str) -> int:
-    """'#12' or '12' -> 12, the number of a request or an incident; UsageError(refusal) else."""
+    """'#12' or '12' -> 12, the number of a request or an incident; else UsageError with the
+    reason code `refusal` (the token given as {token})."""
     digits = token.lstrip("#")
     if not digits.isdecimal() or len(digits) > 10 or not 0 < int(digits) <= MAX_RECORD:
-        raise UsageError(refusal)
+        raise UsageError(refusal, token=token)
     return int(digits)
 
 
 def within(value: str, limit: int, what: str) -> str:
     """`value` when it has at most `limit` characters; UsageError naming `what` else."""
     if len(value) > limit:
-        raise UsageError(f"{what} dài quá (tối đa {limit} ký tự)")
+        raise UsageError("too_long", what_label=what, limit=limit)
     return value
 
 
 def _no_args(raw: str) -> None:
     if raw.strip():
-        raise UsageError("lệnh này không cần thêm gì phía sau")
+        raise UsageError("no_args")
 
 
 def split_command(text: str | None) -> Invocation | None:

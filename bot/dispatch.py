@@ -250,7 +250,7 @@ async def _dispatch(ctx: Context, word: str, raw_args: str) -> tuple[list[Intent
         async with ctx.db.begin_nested():  # a failing handler leaves nothing half-written
             return await spec.handle(ctx, args), "ok"
     except UsageError as exc:
-        return [ctx.reply("usage", command=spec.name, reason=str(exc), **who)], "usage"
+        return [ctx.reply("usage", command=spec.name, reason=exc.text(ctx.locale), **who)], "usage"
     except Exception:
         log.exception("command /%s failed on event %s", spec.name, ctx.event.msg_id)
         return [ctx.reply("command_failed", command=spec.name, **who)], "error"

@@ -31,11 +31,12 @@ import unicodedata
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from bot.reasons import Refusal
 from bot.text import fold
 
 
-class ParseError(ValueError):
-    """Raised with a short Vietnamese-friendly message naming what could not be read."""
+class ParseError(Refusal):
+    """What could not be read, as a reason code (templates/<locale>/reasons.toml)."""
 
 
 MAX_AMOUNT = 10**15
@@ -77,7 +78,7 @@ def _number(raw: str, with_unit: bool) -> Decimal:
         return Decimal(re.sub(r"[.,]", "", raw))
     if with_unit and re.fullmatch(r"\d+[.,]\d+", raw):
         return Decimal(raw.replace(",", "."))
-    raise ParseError(f"Không đọc được số “{raw}”")
+    raise ParseError("number_unreadable", raw=raw)
 
 
 def _amount_value(match: re.Match[str]) -> int:
@@ -88,16 +89,16 @@ def _amount_value(match: re.Match[str]) -> int:
         for raw, unit in _PART_RE.findall(match["parts"]):
             value = _number(raw, with_unit=True) * _UNITS[unit]
             if scale and (_UNITS[unit] >= scale or value >= scale):
-                raise ParseError(f"Số tiền “{match[0]}” có đơn vị lộn xộn")
+                raise ParseError("amount_mixed_units", text=match[0])
             total, scale = total + value, _UNITS[unit]
         if match["frac"]:
             total += Decimal("0." + match["frac"]) * scale
     if total <= 0:
-        raise ParseError("Số tiền phải lớn hơn 0")
+        raise ParseError("amount_not_positive")
     if total != total.to_integral_value():
-        raise ParseError(f"Số tiền “{match[0]}” bị lẻ dưới 1 đồng")
+        raise ParseError("amount_fraction", text=match[0])
     if total > MAX_AMOUNT:
-        raise ParseError(f"Số tiền “{match[0]}” lớn quá")
+        raise ParseError("amount_too_big", text=match[0])
     return int(total)
 
 
@@ -107,9 +108,7 @@ def parse_amount(text: str) -> int:
     if len(text) <= MAX_TYPED:
         match = _AMOUNT.fullmatch(_fold_each(unicodedata.normalize("NFC", text)).strip())
     if not match:
-        raise ParseError(
-            f"Không đọc được số tiền “{text[:MAX_TYPED]}”. Ví dụ: 50tr, 1,5 tỷ, 500k, 50.000.000"
-        )
+        raise ParseError("amount_unreadable", text=text[:MAX_TYPED])
     return _amount_value(match)
 
 
@@ -153,7 +152,7 @@ def _make_date(year: int, month: int, day: int, text: str) -> date:
     try:
         return date(year, month, day)
     except ValueError:
-        raise ParseError(f"Ngày không tồn tại: “{text}”") from None
+        raise ParseError("date_not_real", text=text) from None
 
 
 def _weekday(match: re.Match[str], today: date, text: str) -> date:
@@ -165,7 +164,7 @@ def _weekday(match: re.Match[str], today: date, text: str) -> date:
     elif day in _WEEKDAYS:
         weekday = _WEEKDAYS[day]
     else:
-        raise ParseError(f"Không có ngày “{text}” trong tuần (thứ 2 … thứ 7, chủ nhật)")
+        raise ParseError("weekday_unknown", text=text)
     if match["next"]:
         return today + timedelta(days=7 - today.weekday() + weekday)
     return today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1)
@@ -174,7 +173,7 @@ def _weekday(match: re.Match[str], today: date, text: str) -> date:
 def _short(text: str, example: str) -> None:
     """Refuse text longer than any date or time, before any pattern runs on it."""
     if len(text) > MAX_TYPED:
-        raise ParseError(f"Dài quá, không phải ngày giờ. Ví dụ: {example}")
+        raise ParseError("when_too_long", example=example)
 
 
 def parse_date(text: str, today: date) -> date:
@@ -193,7 +192,7 @@ def parse_date(text: str, today: date) -> date:
         return today + timedelta(days=int(match[1]))
     if match := _WEEKDAY.fullmatch(folded):
         return _weekday(match, today, text)
-    raise ParseError(f"Không đọc được ngày “{text}”. Ví dụ: 30/11, mai, thứ 2")
+    raise ParseError("date_unreadable", text=text)
 
 
 # ---------------------------------------------------------------- times
@@ -212,13 +211,13 @@ _AFTERNOON = {"chieu": (1, 11), "toi": (1, 11), "trua": (1, 2), "dem": (6, 11)}
 def _time_value(match: re.Match[str], text: str) -> time:
     hour, minute, period = int(match["hour"]), match["minute"], match["period"]
     if match["sep"] == ":" and minute is None:
-        raise ParseError(f"Không đọc được giờ “{text}”")
+        raise ParseError("time_unreadable_short", text=text)
     low, high = _AFTERNOON.get(period or "", (0, -1))
     if low <= hour <= high:
         hour += 12
     minutes = 30 if minute == "ruoi" else int(minute or 0)
     if hour > 23 or minutes > 59 or (period == "sang" and hour > 12):
-        raise ParseError(f"Giờ không hợp lệ: “{text}”")
+        raise ParseError("time_not_real", text=text)
     return time(hour, minutes)
 
 
@@ -227,7 +226,7 @@ def parse_time(text: str) -> time:
     _short(text, "14h30, 9h sáng, 2h chiều")
     match = _TIME.fullmatch(" ".join(fold(text).split()))
     if not match:
-        raise ParseError(f"Không đọc được giờ “{text}”. Ví dụ: 14h30, 9h sáng, 2h chiều")
+        raise ParseError("time_unreadable", text=text)
     return _time_value(match, text)
 
 

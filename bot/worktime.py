@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
 
+from bot.reasons import Refusal
+
 DEFAULT_HOURS_SPEC = "mon-fri 08:00-12:00,13:30-17:30; sat 08:00-12:00"
 MAX_IDLE_DAYS = 400
 ONE_DAY = timedelta(days=1)
@@ -46,8 +48,11 @@ _TIME = re.compile(r"(\d{1,2}):(\d{2})")
 _GROUP = re.compile(r"(?P<days>[a-z].*?)\s+(?P<periods>\d.*)")
 
 
-class WorktimeError(ValueError):
-    """A bad working-time spec or an impossible working-time computation."""
+class WorktimeError(Refusal):
+    """A bad working-time spec or an impossible working-time computation. In English by
+    default: it also explains a bad setting on the console."""
+
+    default_locale = "en"
 
 
 @functools.lru_cache(maxsize=256)  # settings are parsed at every event
@@ -55,19 +60,19 @@ def parse_duration(text: str) -> timedelta:
     """Parse "15m", "90s", "2h", "1h30m" or bare minutes ("45") into a positive timedelta."""
     raw = text.strip().lower()
     if len(raw) > 40:
-        raise WorktimeError(f"bad duration {text[:40]!r}…: use e.g. 15m, 90s, 2h, 1h30m or 45")
+        raise WorktimeError("duration_too_long_text", text=text[:40])
     if raw.isdecimal() and len(raw) <= 7:
         result = timedelta(minutes=int(raw))
     else:
         match = _DURATION.fullmatch(raw)
         if not raw or not match:
-            raise WorktimeError(f"bad duration {text!r}: use e.g. 15m, 90s, 2h, 1h30m or 45")
+            raise WorktimeError("duration_unreadable", text=text)
         h, m, s = (int(part or 0) for part in match.groups())
         result = timedelta(hours=h, minutes=m, seconds=s)
     if result <= timedelta(0):
-        raise WorktimeError(f"duration must be positive, got {text!r}")
+        raise WorktimeError("duration_not_positive", text=text)
     if result > MAX_DURATION:
-        raise WorktimeError(f"duration {text!r} is longer than a year")
+        raise WorktimeError("duration_over_a_year", text=text)
     return result
 
 
@@ -81,7 +86,7 @@ class WorkingHours:
 def _parse_day(name: str) -> int:
     """Map one day name (English or Vietnamese) to 0..6."""
     if name not in DAY_NAMES:
-        raise WorktimeError(f"unknown day {name!r}: use mon..sun or t2..t7, cn")
+        raise WorktimeError("day_unknown", name=name)
     return DAY_NAMES[name]
 
 
@@ -92,10 +97,10 @@ def _parse_days(text: str) -> list[int]:
         first, _, last = (x.strip() for x in item.partition("-"))
         lo, hi = _parse_day(first), _parse_day(last or first)
         if hi < lo:
-            raise WorktimeError(f"day range {item!r} goes backwards")
+            raise WorktimeError("day_range_backwards", item=item)
         for day in range(lo, hi + 1):
             if day in days:
-                raise WorktimeError(f"day {item!r} is given twice")
+                raise WorktimeError("day_twice", item=item)
             days.append(day)
     return days
 
@@ -107,7 +112,7 @@ def _parse_time(text: str, *, is_end: bool) -> time | None:
     if is_end and (hour, minute) == (24, 0):
         return None
     if not (0 <= hour <= 23 and 0 <= minute <= 59):
-        raise WorktimeError(f"bad time {text.strip()!r}: use HH:MM (00:00-23:59, or 24:00 as end)")
+        raise WorktimeError("hours_bad_time", text=text.strip())
     return time(hour, minute)
 
 
@@ -118,15 +123,15 @@ def _parse_periods(text: str) -> tuple[Period, ...]:
         first, sep, last = item.partition("-")
         start = _parse_time(first, is_end=False) if sep else None
         if start is None:
-            raise WorktimeError(f"bad period {item.strip()!r}: use HH:MM-HH:MM")
+            raise WorktimeError("hours_bad_period", item=item.strip())
         end = _parse_time(last, is_end=True)
         if end is not None and end <= start:
-            raise WorktimeError(f"period {item.strip()!r} ends before it starts")
+            raise WorktimeError("hours_period_backwards", item=item.strip())
         periods.append((start, end))
     periods.sort()
     for (_, end), (start, _) in zip(periods, periods[1:], strict=False):
         if end is None or end > start:
-            raise WorktimeError(f"overlapping periods in {text.strip()!r}")
+            raise WorktimeError("hours_overlap", text=text.strip())
     return tuple(periods)
 
 
@@ -138,21 +143,21 @@ def parse_working_hours(spec: str) -> WorkingHours:
             continue
         match = _GROUP.fullmatch(group)
         if not match:
-            raise WorktimeError(f"bad group {group!r}: use e.g. 'mon-fri 08:00-12:00'")
+            raise WorktimeError("hours_bad_group", group=group)
         periods = _parse_periods(match["periods"])
         for day in _parse_days(match["days"]):
             if day in result:
-                raise WorktimeError(f"day {WEEKDAYS[day]!r} is given twice")
+                raise WorktimeError("day_twice", item=WEEKDAYS[day])
             result[day] = periods
     if not result:
-        raise WorktimeError("empty working-hours spec")
+        raise WorktimeError("hours_empty")
     return WorkingHours(MappingProxyType(dict(sorted(result.items()))))
 
 
 def _utc(moment: datetime) -> datetime:
     """Return an aware datetime in UTC; naive input is an error."""
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise WorktimeError(f"datetime must be timezone-aware, got {moment.isoformat()}")
+        raise WorktimeError("naive_datetime", moment=moment.isoformat())
     return moment.astimezone(UTC)
 
 
@@ -167,7 +172,7 @@ class Calendar:
         years: range | None = None,
     ) -> None:
         if not any(hours.periods.get(day) for day in range(7)):
-            raise WorktimeError("no working time in the week")
+            raise WorktimeError("hours_none")
         self.hours = hours
         self.tz = tz
         self.country: str | None = (
@@ -175,7 +180,7 @@ class Calendar:
         )
         self._years: dict[int, tuple[frozenset[date], frozenset[date]]] = {}
         if self.country is not None and self.country not in holidays_lib.list_supported_countries():
-            raise WorktimeError(f"unknown holidays country {holidays!r}: use e.g. 'VN' or 'none'")
+            raise WorktimeError("holidays_unknown", holidays=holidays)
         for year in years if self.country is not None and years is not None else ():
             self._year(year)
 
@@ -219,7 +224,7 @@ class Calendar:
             idle = 0 if intervals else idle + 1
             yield from (iv for iv in intervals if iv[1] > at)
             day += ONE_DAY
-        raise WorktimeError(f"no working time within {MAX_IDLE_DAYS} days of {day.isoformat()}")
+        raise WorktimeError("hours_none_near", days=MAX_IDLE_DAYS, day=day.isoformat())
 
     def is_working(self, at: datetime) -> bool:
         """Whether `at` is inside working time."""
@@ -236,7 +241,7 @@ class Calendar:
         """The moment (UTC) when `duration` of working time has elapsed since `start`."""
         start = _utc(start)
         if duration < timedelta(0):
-            raise WorktimeError(f"duration must not be negative, got {duration}")
+            raise WorktimeError("duration_negative", duration=duration)
         remaining = duration
         for begin, end in self._intervals_from(start):
             begin = max(begin, start)

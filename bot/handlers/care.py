@@ -95,7 +95,7 @@ def parse_care(raw: str) -> CareArgs:
             tokens.pop(index)
             break
     if not tokens and not feedback:
-        raise UsageError("thiếu nội dung chăm sóc")
+        raise UsageError("care_no_content")
     return CareArgs(" ".join(tokens), feedback, when, code)
 
 
@@ -104,11 +104,11 @@ def next_date(when: str, today: date) -> date:
     try:
         day = parse_date(when, today)
     except ParseError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError.of(exc) from None
     if day <= today and _NO_YEAR.fullmatch(" ".join(fold(when).split())):
         day = care.anniversary(day, day.year + 1)
     if day <= today:
-        raise UsageError(f"ngày chăm sóc tiếp ({day:%d/%m/%Y}) phải sau hôm nay")
+        raise UsageError("care_next_not_future", day=day)
     return day
 
 
@@ -123,7 +123,7 @@ async def _order(ctx: Context, code: str | None) -> Order | None:
     if code:
         found = (await ctx.db.exec(query.where(Order.order_code == code))).first()
         if found is None:
-            raise UsageError(f"không thấy đơn #{code} của khách nhóm này")
+            raise UsageError("care_no_order", code=code)
         return found
     query = query.where(col(Order.care_closed).is_(False), Order.status != "cancelled")
     query = query.order_by(col(Order.purchased_at).desc(), col(Order.id).desc())
@@ -141,7 +141,7 @@ async def care_cmd(ctx: Context, args: CareArgs) -> list[Intent]:
     assert ctx.group is not None
     order = await _order(ctx, args.order_code)
     if args.end and order is None:
-        raise UsageError("nhóm này chưa có đơn hàng nào đang chăm sóc")
+        raise UsageError("care_no_orders")
     today = ctx.now.astimezone(ctx.settings.tz).date()
     when = next_date(args.when, today) if args.when and not args.end else None
     ctx.db.add(
@@ -217,7 +217,7 @@ class AssignArgs:
 def parse_assign(raw: str) -> AssignArgs:
     words = tuple(raw.split())
     if len(words) == 1:
-        raise UsageError("thiếu nhóm hàng hoặc 'khachhang' sau tên nhân viên")
+        raise UsageError("assign_what")
     return AssignArgs(words)
 
 
@@ -226,7 +226,7 @@ async def _staff_and_target(ctx: Context, words: tuple[str, ...]) -> tuple[Staff
         staff = await repo.find_staff(ctx.db, ref=" ".join(words[:cut]))
         if staff is not None and staff.active:
             return staff, " ".join(words[cut:])
-    raise UsageError(f"không tìm thấy nhân viên '{words[0]}' (dùng Zalo id hoặc đúng họ tên)")
+    raise UsageError("assign_no_staff", who=words[0])
 
 
 async def _product_group(ctx: Context, typed: str) -> str:
@@ -240,10 +240,10 @@ async def _assign(ctx: Context, staff: Staff, target: str) -> dict[str, object]:
     row = CareAssignment(staff_id=staff.zalo_user_id, created_at=ctx.now)
     if _word(target) in CUSTOMER_WORDS:
         if ctx.group is None or ctx.group.customer_id is None:
-            raise UsageError("nhóm này chưa gắn khách hàng (dùng /khachhang trước)")
+            raise UsageError("no_customer_yet")
         row.customer_id = ctx.group.customer_id
     else:
-        row.product_group = within(await _product_group(ctx, target), 100, "nhóm hàng")
+        row.product_group = within(await _product_group(ctx, target), 100, "product_group")
     same = select(CareAssignment).where(
         CareAssignment.staff_id == row.staff_id,
         CareAssignment.customer_id == row.customer_id,

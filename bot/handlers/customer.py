@@ -86,9 +86,7 @@ def _birthday(value: str) -> date:
             year += 2000 if year <= 30 else 1900
         return date(year, month, day)
     except ValueError:
-        raise UsageError(
-            f"ngày sinh '{value}' phải có dạng ngày/tháng/năm, ví dụ 30/11/1985"
-        ) from None
+        raise UsageError("customer_bad_birthday", value=value) from None
 
 
 def _value(key: str, value: str) -> object:
@@ -97,11 +95,11 @@ def _value(key: str, value: str) -> object:
         return _birthday(value)
     if key == "gender":
         if folded not in GENDERS:
-            raise UsageError("giới tính là nam, nu hoặc khac")
+            raise UsageError("customer_bad_gender")
         return GENDERS[folded]
     if key == "customer_group":
         if folded not in CUSTOMER_GROUPS:
-            raise UsageError("nhóm khách là vip, si hoặc le")
+            raise UsageError("customer_bad_group")
         return CUSTOMER_GROUPS[folded]
     if (
         key == "phone"
@@ -111,7 +109,7 @@ def _value(key: str, value: str) -> object:
         .replace("-", "")
         .isdecimal()
     ):
-        raise UsageError(f"số điện thoại '{value}' không hợp lệ")
+        raise UsageError("customer_bad_phone", value=value)
     return within(value.strip(), TEXT_LIMITS[key], key)
 
 
@@ -122,7 +120,7 @@ def _tokens(raw: str) -> list[str]:
     try:
         return list(lexer)
     except ValueError:
-        raise UsageError("thiếu dấu ngoặc kép đóng") from None
+        raise UsageError("unclosed_quote") from None
 
 
 MULTI_WORD = frozenset({"name", "region", "channel", "contact_channel"})
@@ -139,7 +137,7 @@ def parse_customer(raw: str) -> CustomerArgs:
         if sep:
             current = FIELD_KEYS.get(fold(key).replace("_", ""))
             if current is None:
-                raise UsageError(f"không có trường '{key}'")
+                raise UsageError("customer_no_field", key=key)
             raw_values[current] = (key, value)
         elif current in MULTI_WORD:
             typed, so_far = raw_values[current]
@@ -149,11 +147,11 @@ def parse_customer(raw: str) -> CustomerArgs:
     values: dict[str, object] = {}
     for canonical, (typed, value) in raw_values.items():
         if not value.strip():
-            raise UsageError(f"trường '{typed}' chưa có giá trị")
+            raise UsageError("customer_field_empty", typed=typed)
         values[canonical] = _value(canonical, value.strip())
     name = values.pop("name", None) or (" ".join(words) or None)
     if name:
-        within(str(name), TEXT_LIMITS["name"], "tên khách")
+        within(str(name), TEXT_LIMITS["name"], "customer_name")
     return CustomerArgs(name=str(name) if name else None, fields=values)
 
 
@@ -193,7 +191,7 @@ async def customer(ctx: Context, args: CustomerArgs) -> list[Intent]:
     existing = await repo.get_customer(ctx.db, customer_id=group.customer_id)
     if existing is None and args.name is None:
         if args.fields:
-            raise UsageError("cần tên khách hàng")
+            raise UsageError("customer_no_name")
         return [ctx.reply("customer_none")]
     owner = group.assigned_sales_id
     if owner and owner != ctx.sender_id and ctx.role == "sales" and (args.name or args.fields):

@@ -43,7 +43,7 @@ def parse_stage(raw: str) -> StageArgs:
     word, _, rest = raw.strip().partition(" ")
     stage = STAGE_WORDS.get(fold(word).replace("_", "").replace("-", ""))
     if stage is None:
-        raise UsageError("giai đoạn là moi, baogia, chotdon, dagiao, haumai hoặc thatbai")
+        raise UsageError("deal_bad_stage")
     if stage == "lost":
         return parse_lost(rest)
     return StageArgs(stage)
@@ -55,13 +55,13 @@ def parse_won(raw: str) -> StageArgs:
 
 def parse_lost(raw: str) -> StageArgs:
     if not raw.strip():
-        raise UsageError("cần ghi lý do thất bại")
+        raise UsageError("deal_lost_reason")
     return StageArgs("lost", raw.strip())
 
 
 def parse_handover(raw: str) -> str:
     if not raw.strip():
-        raise UsageError("cần Zalo ID hoặc tên nhân viên nhận bàn giao")
+        raise UsageError("handover_whom")
     return raw.strip()
 
 

@@ -15,7 +15,7 @@ def parse_history(raw: str) -> int:
         return DEFAULT_LINES
     digits = raw.strip()
     if not digits.isdecimal() or len(digits) > 3 or not 1 <= int(digits) <= MAX_LINES:
-        raise UsageError(f"số dòng phải từ 1 đến {MAX_LINES}")
+        raise UsageError("history_lines", most=MAX_LINES)
     return int(digits)
 
 

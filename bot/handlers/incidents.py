@@ -62,27 +62,24 @@ def parse_issue(raw: str) -> IssueArgs:
     """'giaosai Giao nhầm màu' -> IssueArgs('wrong_item', 'Giao nhầm màu')."""
     word, _, description = raw.strip().partition(" ")
     if not word:
-        raise UsageError("thiếu loại sự cố và mô tả")
+        raise UsageError("issue_missing")
     kind = TYPE_WORDS.get(_word(word))
     if kind is None:
-        raise UsageError(
-            f"loại sự cố '{word}' không có; chọn giaosai, thieuhang, hong, giaocham, "
-            "thanhtoan, khieunai hoặc khac"
-        )
+        raise UsageError("issue_bad_kind", word=word)
     if not description.strip():
-        raise UsageError("thiếu mô tả sự cố")
+        raise UsageError("issue_no_description")
     return IssueArgs(type=kind, description=description.strip())
 
 
 def _incident_id(token: str) -> int:
-    return record_number(token, f"'{token}' không phải số sự cố; xem số bằng /dssuco")
+    return record_number(token, "issue_bad_number")
 
 
 def parse_progress(raw: str) -> IncidentNote:
     """'12 đang kiểm kho' -> IncidentNote(12, 'đang kiểm kho')."""
     token, _, note = raw.strip().partition(" ")
     if not token:
-        raise UsageError("thiếu số sự cố")
+        raise UsageError("issue_no_number")
     return IncidentNote(id=_incident_id(token), note=note.strip() or None)
 
 
@@ -90,7 +87,7 @@ def parse_resolve(raw: str) -> IncidentNote:
     """'12 Đã giao bù 2 thùng' -> IncidentNote(12, 'Đã giao bù 2 thùng'); the note is required."""
     args = parse_progress(raw)
     if not args.note:
-        raise UsageError("thiếu nội dung xử lý")
+        raise UsageError("issue_no_resolution")
     return args
 
 

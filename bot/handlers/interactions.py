@@ -63,14 +63,14 @@ def _word(token: str) -> str:
 def parse_log(raw: str) -> LogArgs:
     tokens = raw.split()
     if not tokens:
-        raise UsageError("thiếu loại liên hệ và nội dung")
+        raise UsageError("log_missing")
     kind = KINDS.get(_word(tokens[0]))
     if kind is None:
-        raise UsageError(f"loại liên hệ '{tokens[0]}' không có; chọn goi, gap, email hoặc nhan")
+        raise UsageError("log_bad_kind", kind=tokens[0])
     feedback = FEEDBACK.get(_word(tokens[1])) if len(tokens) > 1 else None
     note = " ".join(tokens[2:] if feedback else tokens[1:]).strip()
     if not note:
-        raise UsageError("thiếu nội dung ghi chú")
+        raise UsageError("log_no_note")
     return LogArgs(kind=kind, feedback=feedback, note=note)
 
 

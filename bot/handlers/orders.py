@@ -54,7 +54,7 @@ def _amount(words: list[str]) -> int:
     try:
         return parse_amount(" ".join(words))
     except ParseError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError.of(exc) from None
 
 
 def _trailing_amount(words: list[str]) -> tuple[list[str], int | None]:
@@ -73,9 +73,9 @@ def _item(segment: str) -> ItemArg:
         if match := _QTY.fullmatch(word):
             quantity = int(match[1] or match[2])
             if not words[:i]:
-                raise UsageError(f"thiếu mã hoặc tên hàng trước “{word}”")
+                raise UsageError("order_no_product_before", word=word)
             if quantity < 1:
-                raise UsageError("số lượng phải từ 1 trở lên")
+                raise UsageError("order_bad_quantity")
             amount = _amount(words[i + 1 :]) if words[i + 1 :] else None
             return ItemArg(" ".join(words[:i]), quantity, amount)
     ref_words, amount = _trailing_amount(words)
@@ -86,7 +86,7 @@ def parse_order(raw: str) -> NewOrderArgs:
     """'SP01 x2, SP02 x1 15tr' -> two items and a 15tr total."""
     segments = [s.strip() for s in _ITEM_SPLIT.split(raw) if s.strip()]
     if not segments:
-        raise UsageError("cần mã hoặc tên hàng và số lượng")
+        raise UsageError("order_missing")
     total: int | None = None
     if len(segments) > 1:
         try:
@@ -120,8 +120,8 @@ async def _product(ctx: Context, ref: str) -> Product:
         return close[0]
     if close:
         options = ", ".join(f"{p.code} ({p.name})" for p in close[:5])
-        raise UsageError(f"“{ref}” khớp nhiều mặt hàng: {options}; hãy gõ mã hàng")
-    raise UsageError(f"không có mặt hàng “{ref}” trong danh mục")
+        raise UsageError("order_ambiguous", ref=ref, options=options)
+    raise UsageError("order_unknown_product", ref=ref)
 
 
 async def _order_code(ctx: Context, group_id: str) -> str:
@@ -151,7 +151,7 @@ async def order(ctx: Context, args: NewOrderArgs) -> list[Intent]:
     assert group is not None
     customer = await repo.get_customer(ctx.db, customer_id=group.customer_id)
     if customer is None:
-        raise UsageError("nhóm chưa gắn khách hàng; gõ /khachhang <tên khách> trước")
+        raise UsageError("order_no_customer")
     products = [await _product(ctx, item.ref) for item in args.items]
     record = await orders.create_order(
         ctx.db,

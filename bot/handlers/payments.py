@@ -78,7 +78,7 @@ def _amount(raw: str) -> tuple[int, list[str]]:
             return parse_amount(" ".join(tokens[:count])), tokens[count:]
         except ParseError:
             continue
-    raise UsageError(f"cần số tiền ngay sau lệnh ({AMOUNT_HELP})")
+    raise UsageError("pay_no_amount")
 
 
 def parse_pay(raw: str) -> PayArgs:
@@ -96,35 +96,35 @@ def parse_credit(raw: str) -> CreditArgs:
     if days := _DAYS.fullmatch(first):
         rest = rest[2:] if len(rest) > 1 and _word(rest[1]) in _DAY_WORDS else rest[1:]
         if not 1 <= int(days[1]) <= 365:
-            raise UsageError("số ngày công nợ phải từ 1 đến 365")
+            raise UsageError("credit_days")
         return CreditArgs(amount, days=int(days[1]), note=" ".join(rest) or None)
     typed = fold(rest[0]).strip(".,:;") if rest else ""
     if _DATE.fullmatch(typed):
         try:
             parse_date(typed, _SAMPLE_DAY)
         except ParseError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError.of(exc) from None
         return CreditArgs(amount, due=typed, note=" ".join(rest[1:]) or None)
-    raise UsageError("thiếu thời hạn công nợ: số ngày (30 ngay) hoặc ngày đến hạn (30/12)")
+    raise UsageError("credit_no_term")
 
 
 def _payment_id(token: str) -> int:
-    return record_number(token, f"'{token}' không phải số yêu cầu; xem số bằng /dsthanhtoan")
+    return record_number(token, "payment_bad_number")
 
 
 def parse_approve(raw: str) -> DecideArgs:
     tokens = raw.split()
     if not tokens:
-        raise UsageError("thiếu số yêu cầu")
+        raise UsageError("decide_no_number")
     return DecideArgs(_payment_id(tokens[0]))
 
 
 def parse_reject(raw: str) -> DecideArgs:
     tokens = raw.split()
     if not tokens:
-        raise UsageError("thiếu số yêu cầu và lý do")
+        raise UsageError("reject_missing")
     if len(tokens) < 2:
-        raise UsageError("thiếu lý do từ chối")
+        raise UsageError("reject_no_reason")
     return DecideArgs(_payment_id(tokens[0]), " ".join(tokens[1:]))
 
 

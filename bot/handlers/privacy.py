@@ -39,7 +39,7 @@ class EraseArgs:
 
 def _group_id(token: str) -> str:
     if not GROUP_ID.fullmatch(token):
-        raise UsageError(f"'{token}' không phải mã nhóm Zalo")
+        raise UsageError("privacy_bad_group", token=token)
     return token
 
 
@@ -47,7 +47,7 @@ def parse_target(raw: str) -> str | None:
     """An optional group id (needed in a 1:1 chat)."""
     tokens = raw.split()
     if len(tokens) > 1:
-        raise UsageError("chỉ cần một mã nhóm")
+        raise UsageError("privacy_one_group")
     return _group_id(tokens[0]) if tokens else None
 
 
@@ -56,7 +56,7 @@ def parse_erase(raw: str) -> EraseArgs:
     tokens = raw.split()
     if tokens and fold(tokens[0]) in CONFIRM_WORDS:
         if len(tokens) != 2:
-            raise UsageError("xác nhận cần đúng mã nhóm, ví dụ /xoadulieu xacnhan <mã nhóm>")
+            raise UsageError("privacy_confirm_group")
         return EraseArgs(_group_id(tokens[1]), confirm=True)
     return EraseArgs(parse_target(raw))
 
@@ -65,7 +65,7 @@ async def _target(ctx: Context, group_id: str | None) -> Group | None:
     """The group the command is about: the one named, else the one it was typed in."""
     wanted = group_id or ctx.event.group_id
     if not wanted:
-        raise UsageError("trong chat riêng hãy ghi mã nhóm")
+        raise UsageError("privacy_group_needed")
     return await repo.get_group(ctx.db, group_id=wanted)
 
 

@@ -33,7 +33,7 @@ def parse_report(raw: str) -> str:
     if not word:
         return "day"
     if word not in WORDS:
-        raise UsageError(f"'{raw.strip()}' không phải kỳ báo cáo; dùng ngay, tuan hoặc thang")
+        raise UsageError("report_bad_period", value=raw.strip())
     return WORDS[word]
 
 

@@ -32,19 +32,19 @@ def parse_sla(raw: str) -> Change:
     try:
         parse_duration(word)
     except WorktimeError:
-        raise UsageError(f"'{raw.strip()}' không phải thời hạn; ví dụ 15m, 30m, 1h") from None
+        raise UsageError("sla_bad_limit", value=raw.strip()) from None
     return Change(word)
 
 
 def parse_hours(raw: str) -> Change:
     if not raw.strip():
-        raise UsageError("thiếu giờ làm việc")
+        raise UsageError("hours_missing")
     if fold(raw.strip()) in DEFAULT:
         return Change("")
     try:
         parse_working_hours(raw.strip())
     except WorktimeError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError.of(exc) from None
     return Change(raw.strip())
 
 

@@ -58,18 +58,15 @@ class StaffArgs:
 def _role(word: str) -> str:
     role = ROLE_WORDS.get(fold(word).replace("_", "").replace("-", ""))
     if role is None:
-        raise UsageError(
-            f"vai trò '{word}' không có; dùng sales, truongphong, ketoan, "
-            "ketoantruong, kho, vanchuyen hoặc quantri"
-        )
+        raise UsageError("staff_bad_role", word=word)
     return role
 
 
 def _user_id(word: str) -> str:
     ident = word.strip().lstrip("@")
     if not ident.isdecimal():
-        raise UsageError(f"'{word}' không phải Zalo ID (một dãy số)")
-    return within(ident, 64, "Zalo ID")
+        raise UsageError("staff_bad_id", word=word)
+    return within(ident, 64, "zalo_id")
 
 
 def parse_staff(raw: str) -> StaffArgs:
@@ -78,7 +75,7 @@ def parse_staff(raw: str) -> StaffArgs:
         return StaffArgs("list")
     action = ACTIONS.get(fold(tokens[0]))
     if action is None:
-        raise UsageError(f"không có thao tác '{tokens[0]}'")
+        raise UsageError("staff_bad_action", action=tokens[0])
     rest = tokens[1:]
     if action in ("list", "reload"):
         return StaffArgs(action)
@@ -91,9 +88,9 @@ def parse_staff(raw: str) -> StaffArgs:
             action,
             user_id=_user_id(rest[0]),
             role=_role(rest[1]),
-            name=within(" ".join(rest[2:]), 200, "tên"),
+            name=within(" ".join(rest[2:]), 200, "name"),
         )
-    raise UsageError("thiếu hoặc thừa thông tin")
+    raise UsageError("staff_wrong_count")
 
 
 @command("staff", aliases=("nhanvien", "nv"), parse=parse_staff, roles=HEADS, group_only=False)
