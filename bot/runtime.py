@@ -200,10 +200,9 @@ class Runtime:
         """
         async with self.read_sessions() as db:
             for rule in rules.RULES:
-                if not hasattr(rule, "sweep"):
+                if rule.sweep is None:
                     continue
-                probe = getattr(rule, "due", None)
-                if probe is None or await probe(db, now, self.deps):
+                if rule.due is None or await rule.due(db, now, self.deps):
                     return True
         return False
 

@@ -13,6 +13,7 @@ import asyncio
 import json
 import re
 import time
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -41,12 +42,15 @@ def _poisoned(monkeypatch: pytest.MonkeyPatch, behaviour: Any) -> None:
     """Events whose text contains "POISON" get `behaviour` from the first rule."""
     real = rules.RULES[0].on_event
 
+    assert real is not None
+
     async def on_event(ctx: Context) -> Any:
         if "POISON" in (ctx.event.text or ""):
             await behaviour()
         return await real(ctx)
 
-    monkeypatch.setattr(rules.RULES[0], "on_event", on_event)
+    patched = [replace(rules.RULES[0], on_event=on_event), *rules.RULES[1:]]
+    monkeypatch.setattr(rules, "RULES", patched)
 
 
 async def _raises() -> None:

@@ -99,5 +99,5 @@ async def test_a_message_waiting_for_its_retry_takes_no_write_lock_until_it_is_d
 def test_every_rule_with_a_sweep_has_a_probe():
     """A rule without one is swept (write lock) on every tick: give it a `due`."""
     for rule in rules.RULES:
-        if hasattr(rule, "sweep"):
-            assert hasattr(rule, "due"), rule.__name__
+        if rule.sweep is not None:
+            assert rule.due is not None, rule.name
