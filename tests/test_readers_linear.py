@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import bot.handlers  # noqa: F401  (registers the commands)
+from bot import requests
 from bot.commands import REGISTRY, UsageError, lookup, split_command, suggest
 from bot.rules import incidents, payment_gate, policy_guard, satisfaction, sla
 from bot.textparse import ParseError, find_amount, parse_amount, parse_date, parse_time, parse_when
@@ -89,7 +90,8 @@ READERS: dict[str, Callable[[str], Any]] = {
     "detect_all": _plain(incidents.detect_all),
     "promises": policy_guard.promises,
     "read_reply": payment_gate.read_reply,
-    "is_pleasantry": _plain(sla.is_pleasantry),
+    "is_pleasantry": sla.is_pleasantry,
+    "classify": _plain(requests.classify),
     "split_command": split_command,
     "lookup": lookup,
     "suggest": suggest,

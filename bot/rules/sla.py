@@ -17,7 +17,6 @@ Policy:
 from __future__ import annotations
 
 import functools
-import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -28,12 +27,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
+from bot import requests
 from bot.context import Context
 from bot.events import Kind
 from bot.intents import Intent, SendUser
 from bot.rules import satisfaction
 from bot.rules.common import alert_heads, any_row, ids_with_role, is_customer_group
-from bot.text import fold
 from bot.worktime import parse_duration
 from storage import hot, repo
 from storage.hot import dialect_of
@@ -43,21 +42,13 @@ from storage.types import UTCDateTime
 if TYPE_CHECKING:
     from bot.dispatch import Deps
 
-_PLEASANT = """ok oke okay okie oki okela uhm uh u um vang da a ah nhe nha nhen thanks thank tks
-thx ty you cam on camon nhieu ak e em anh chi c dc duoc roi r hi hihi haha good great tot sure
-yes yep shop ad"""
-PLEASANT_WORDS = frozenset(_PLEASANT.split())
-SILENT_ATTACHMENTS = frozenset({"sticker", "gif"})
 STAGES = ("reminder", "breach", "escalation")
 
 
-@functools.lru_cache(maxsize=1024)
 def is_pleasantry(text: str | None, attachment_types: tuple[str, ...] = ()) -> bool:
-    """True for messages that need no answer: 'ok', 'cảm ơn', 'dạ vâng ạ', a sticker."""
-    if any(kind not in SILENT_ATTACHMENTS for kind in attachment_types):
-        return False
-    words = re.findall(r"[a-z0-9]+", fold(text or ""))
-    return len(words) <= 6 and all(word in PLEASANT_WORDS for word in words)
+    """True for messages that need no answer ('ok', 'cảm ơn', 'dạ vâng ạ', a sticker, "hàng
+    về đủ rồi nha em, thanks"): the request classifier's verdict (bot/requests.py)."""
+    return not requests.classify(text, attachment_types).needs_reply
 
 
 def first_response(settings: Any, group: Group | None) -> timedelta | None:
@@ -84,12 +75,13 @@ async def on_event(ctx: Context) -> list[Intent]:
         await _stop(ctx, group, clock)
         return []
     limit = first_response(ctx.settings, group)
-    if limit is None or is_pleasantry(event.text, tuple(a.type for a in event.attachments)):
+    verdict = requests.classify(event.text, tuple(a.type for a in event.attachments))
+    if limit is None or not verdict.needs_reply:
         return []
     if await satisfaction.is_rating_answer(ctx):  # "5 sao" answers the bot, not the staff
         return []
     if clock is None or clock is repo.UNREAD:
-        await _start(ctx, group, limit)
+        await _start(ctx, group, limit, verdict.reason)
     return []
 
 
@@ -144,7 +136,7 @@ def _open_clock_pg() -> Any:
     return postgresql.insert(events).from_select(list(row), select(*row.values()))
 
 
-async def _start(ctx: Context, group: Group, limit: timedelta) -> None:
+async def _start(ctx: Context, group: Group, limit: timedelta, reason: str) -> None:
     """Open the group's clock on this message, unless one is open already."""
     calendar = ctx.calendars.for_group(group)
     opened = min(ctx.event.at, ctx.now)
@@ -160,7 +152,7 @@ async def _start(ctx: Context, group: Group, limit: timedelta) -> None:
         "escalate_at": calendar.add(opened, limit * 2),
         "next_due_at": remind_at,
     }
-    detail = {"deadline": deadline.isoformat()}
+    detail = {"deadline": deadline.isoformat(), "reason": reason}  # why the message needs a reply
     await ctx.db.flush()  # a clock closed earlier in this transaction is closed in the table
     dialect = dialect_of(ctx.db)
     if dialect == "postgresql":  # one round trip
