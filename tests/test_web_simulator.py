@@ -373,3 +373,19 @@ async def test_a_post_with_this_hosts_origin_is_accepted(bot):
         "/sim/clock", json={"minutes": 5}, headers={**HEADERS, "Origin": origin}
     )
     assert response.status == 200
+
+
+async def test_each_customer_message_shows_whether_it_starts_the_clock(bot):
+    """The simulator shows the request classifier's decision (issue #18)."""
+    await send(bot, "Cho chị xin báo giá 10 thùng")
+    await send(bot, "Hàng về đủ rồi nha em, thanks")
+    await send(bot, "/whoami", sender=SALES)
+    messages = [m for m in (await feed(bot))["messages"] if m["direction"] == "in"]
+    verdicts = [m["verdict"] for m in messages]
+    assert verdicts[0] == {
+        "needs_reply": True,
+        "reason": "ask",
+        "label": "⏱ cần trả lời: yêu cầu, đặt hàng",
+    }
+    assert verdicts[1]["needs_reply"] is False and verdicts[1]["reason"] == "received"
+    assert verdicts[2] is None  # staff messages need no verdict

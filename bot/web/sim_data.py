@@ -20,6 +20,7 @@ from sqlalchemy import String, and_, literal, or_, union
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import requests
 from bot.render import MENTION_MARKER, labels, vnd
 from bot.rules import payment_gate
 from bot.web.core import pick, role_label
@@ -202,6 +203,24 @@ def _view(m: Message, who: People, tz: tzinfo, to: str | None) -> dict[str, Any]
         "text": m.text or "",
         "parts": text_parts(m.text, who.names()),
         "quote_msg_id": m.quote_msg_id,
+        "verdict": _verdict(m, who.lang),
+    }
+
+
+def _verdict(m: Message, lang: str) -> dict[str, Any] | None:
+    """What the request classifier made of a customer's group message (issue #18): whether
+    it starts the reply clock, and why."""
+    if m.sender_kind != "customer" or m.direction != "in" or m.group_id is None:
+        return None
+    kinds = tuple(str(a.get("type", "")) for a in (m.attachments or []) if isinstance(a, dict))
+    verdict = requests.classify(m.text, kinds)
+    words = labels(lang)["requests"]
+    head = words["needs"] if verdict.needs_reply else words["none"]
+    reason = words["reasons"].get(verdict.reason, verdict.reason)
+    return {
+        "needs_reply": verdict.needs_reply,
+        "reason": verdict.reason,
+        "label": f"{head}: {reason}",
     }
 
 

@@ -68,6 +68,11 @@
     node.appendChild(meta);
     if (m.quote_msg_id) node.appendChild(quoteNode(m.quote_msg_id));
     node.appendChild(textNode(m.parts));
+    if (m.verdict) {  // what the request classifier made of a customer message
+      const verdict = el("div", "sim-verdict " + (m.verdict.needs_reply ? "needs" : "none"), m.verdict.label);
+      verdict.dataset.reason = m.verdict.reason;
+      node.appendChild(verdict);
+    }
     if (withReply && !m.private) {
       const reply = el("button", "sim-reply link", S.reply);
       reply.type = "button";
