@@ -17,7 +17,10 @@ class Calendars:
     def _calendar(self, spec: str) -> Calendar:
         return Calendar(parse_working_hours(spec), self.settings.tz, self.settings.holidays)
 
-    def for_group(self, group: Group | None) -> Calendar:
-        """The group's own working hours when a head set them, else the company's."""
+    def for_group(self, group: Group | None, customer_group: str | None = None) -> Calendar:
+        """The group's own working hours when a head set them, else its customer group's
+        (SLA_BY_CUSTOMER_GROUP, e.g. vip=24/7), else the company's."""
         spec = group.working_hours if group and group.working_hours else None
+        if spec is None and customer_group:
+            spec = self.settings.customer_group_targets.get(customer_group, (None, None))[1]
         return self._build(spec or self.settings.working_hours)

@@ -101,6 +101,50 @@ def _working_hours(value: str) -> str:
     return value.strip()
 
 
+def _on_off(value: str) -> str:
+    word = value.strip().lower()
+    if word in ("on", "1", "yes", "true", "bat"):
+        return "on"
+    if word in ("off", "0", "no", "false", "tat"):
+        return "off"
+    raise ValueError("must be on or off")
+
+
+ROUND_THE_CLOCK = "mon-sun 00:00-24:00"
+
+
+def customer_group_targets(value: str) -> dict[str, tuple[str | None, str | None]]:
+    """'vip=5m@24/7,si=15m,le=30m' -> {group: (first-response limit, working hours)}: each
+    entry a duration, working hours after '@', or working hours alone ('vip=24/7')."""
+    from bot.worktime import parse_duration, parse_working_hours
+
+    targets: dict[str, tuple[str | None, str | None]] = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        name, _, spec = item.partition("=")
+        limit, _, hours = spec.strip().partition("@")
+        if not hours and ("/" in limit or ":" in limit):
+            limit, hours = "", limit
+        hours = ROUND_THE_CLOCK if hours.strip() == "24/7" else hours.strip()
+        if not name.strip() or not (limit.strip() or hours):
+            raise ValueError(f"entry {item!r}: use group=15m, group=24/7 or group=5m@24/7")
+        if limit.strip():
+            parse_duration(limit.strip())
+        if hours:
+            parse_working_hours(hours)
+        targets[name.strip().lower()] = (limit.strip() or None, hours or None)
+    return targets
+
+
+def _customer_group_targets(value: str) -> str:
+    from bot.worktime import WorktimeError
+
+    try:
+        customer_group_targets(value)
+    except WorktimeError as exc:
+        raise ValueError(f"{exc}; example: vip=5m@24/7,si=15m,le=30m") from None
+    return value.strip()
+
+
 def _holidays(value: str) -> str:
     code = value.strip()
     if code.lower() == "none":
@@ -197,6 +241,9 @@ class Settings:
     working_hours: str = _setting(DEFAULT_WORKING_HOURS, _working_hours)
     holidays: str = _setting("VN", _holidays)
     sla_repeat_limit: str = _setting("3/30d", _repeat_limit)
+    sla_burst: str = _setting("2m", _duration)
+    sla_by_customer_group: str = _setting("", _customer_group_targets)
+    out_of_hours_reply: str = _setting("on", _on_off)
     payment_chief_threshold: int = _setting("100000000", _amount)
     incident_resolution: str = _setting("4h", _duration)
     handover_followup: str = _setting("8h", _duration)
@@ -258,6 +305,11 @@ class Settings:
         if self.webhook_replay_window == "off":
             return None
         return parse_duration(self.webhook_replay_window)
+
+    @property
+    def customer_group_targets(self) -> dict[str, tuple[str | None, str | None]]:
+        """SLA_BY_CUSTOMER_GROUP: customer group -> (first-response limit, working hours)."""
+        return customer_group_targets(self.sla_by_customer_group)
 
     @property
     def repeat_limit(self) -> tuple[int, timedelta]:

@@ -82,6 +82,7 @@ class Group(SQLModel, table=True):
     lost_reason: str | None = Field(default=None, sa_column=Column(Text))
     working_hours: str | None = Field(default=None, max_length=200)  # per-group override
     sla_first_response: str | None = Field(default=None, max_length=20)  # e.g. "30m"; "off"
+    out_of_hours_reply: bool | None = None  # /sla ngoaigio tat|bat; None: OUT_OF_HOURS_REPLY
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
 

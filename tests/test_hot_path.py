@@ -171,6 +171,7 @@ async def test_an_ordinary_group_message_costs_few_statements(bot):
         [
             "SELECT groups",
             "INSERT messages",
+            "SELECT messages",  # where its burst began (SLA_BURST, issue #18)
             "INSERT sla_clocks",
             "INSERT sla_events",
         ],
@@ -201,6 +202,7 @@ async def test_a_new_member_of_a_known_group_is_recorded_once_per_transaction(bo
             "SELECT groups",
             "INSERT group_members",
             "INSERT messages",
+            "SELECT messages",  # where its burst began
             "INSERT sla_clocks",
             "INSERT sla_events",
         ],

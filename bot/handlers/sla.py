@@ -14,6 +14,8 @@ from bot.worktime import WorktimeError, parse_duration, parse_working_hours
 from storage import repo
 
 OFF, DEFAULT = {"off", "tat", "tắt"}, {"default", "macdinh", "chung", "reset"}
+ON = {"on", "bat"}
+OUT_OF_HOURS = {"ngoaigio", "outofhours", "ngoai gio"}
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,11 @@ def parse_sla(raw: str) -> Change:
     word = fold(raw.strip())
     if not word:
         return Change(None)
+    first, _, rest = word.partition(" ")
+    if first in OUT_OF_HOURS:  # /sla ngoaigio tat|bat: the out-of-hours acknowledgement
+        if rest.strip() in OFF | ON:
+            return Change("ngoaigio:" + ("off" if rest.strip() in OFF else "on"))
+        raise UsageError("sla_out_of_hours")
     if word in OFF:
         return Change("off")
     if word in DEFAULT:
@@ -64,6 +71,9 @@ async def sla(ctx: Context, change: Change) -> list[Intent]:
                     user_id=ctx.sender_id,
                 )
             ]
+        if change.value.startswith("ngoaigio:"):
+            group.out_of_hours_reply = change.value.endswith(":on")
+            return await _changed(ctx, "sla", change.value)
         group.sla_first_response = change.value or None
         return await _changed(ctx, "sla", change.value or "default")
     clock = await open_clock(ctx.db, group_id=group.group_id)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, func, insert, literal, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -30,13 +31,14 @@ from sqlmodel.sql.expression import SelectOfScalar
 from bot import requests
 from bot.context import Context
 from bot.events import Kind
-from bot.intents import Intent, SendUser
+from bot.intents import Intent, SendGroup, SendUser
 from bot.rules import satisfaction
 from bot.rules.common import alert_heads, any_row, ids_with_role, is_customer_group
 from bot.worktime import parse_duration
+from config.settings import Settings
 from storage import hot, repo
 from storage.hot import dialect_of
-from storage.models import Group, Message, SlaClock, SlaEvent, Violation
+from storage.models import Customer, Group, Message, SlaClock, SlaEvent, Violation
 from storage.types import UTCDateTime
 
 if TYPE_CHECKING:
@@ -51,12 +53,41 @@ def is_pleasantry(text: str | None, attachment_types: tuple[str, ...] = ()) -> b
     return not requests.classify(text, attachment_types).needs_reply
 
 
-def first_response(settings: Any, group: Group | None) -> timedelta | None:
-    """The group's SLA (its own override, else SLA_FIRST_RESPONSE); None when switched off."""
+# How /khachhang's customer groups can be named in SLA_BY_CUSTOMER_GROUP.
+GROUP_ALIASES = {"vip": "vip", "si": "wholesale", "wholesale": "wholesale", "le": "retail",
+                 "retail": "retail", "buonsi": "wholesale", "khachle": "retail"}  # fmt: skip
+
+
+def customer_target(
+    settings: Settings, customer_group: str | None
+) -> tuple[str | None, str | None]:
+    """(limit, working hours) SLA_BY_CUSTOMER_GROUP gives the customer's group, if any."""
+    if not customer_group:
+        return None, None
+    for name, target in settings.customer_group_targets.items():
+        if GROUP_ALIASES.get(name, name) == customer_group:
+            return target
+    return None, None
+
+
+def first_response(
+    settings: Any, group: Group | None, customer_group: str | None = None
+) -> timedelta | None:
+    """The group's SLA: its own override (/sla), else its customer group's
+    (SLA_BY_CUSTOMER_GROUP), else SLA_FIRST_RESPONSE; None when switched off."""
     value = group.sla_first_response if group and group.sla_first_response else None
     if value == "off":
         return None
+    value = value or customer_target(settings, customer_group)[0]
     return parse_duration(value) if value else settings.duration("sla_first_response")
+
+
+async def customer_group_of(db: AsyncSession, group: Group) -> str | None:
+    """The group's customer's group (vip, wholesale, retail), when targets depend on it."""
+    if group.customer_id is None:
+        return None
+    customer = await db.get(Customer, group.customer_id)
+    return customer.customer_group if customer else None
 
 
 async def open_clock(db: AsyncSession, *, group_id: str) -> SlaClock | None:
@@ -74,15 +105,38 @@ async def on_event(ctx: Context) -> list[Intent]:
     if ctx.is_staff:
         await _stop(ctx, group, clock)
         return []
-    limit = first_response(ctx.settings, group)
     verdict = requests.classify(event.text, tuple(a.type for a in event.attachments))
-    if limit is None or not verdict.needs_reply:
+    if not verdict.needs_reply or (clock is not None and clock is not repo.UNREAD):
+        return []  # no answer needed, or the group's clock runs already (a burst)
+    by_customer = bool(ctx.settings.sla_by_customer_group)
+    customer_group = await customer_group_of(ctx.db, group) if by_customer else None
+    limit = first_response(ctx.settings, group, customer_group)
+    if limit is None or await satisfaction.is_rating_answer(ctx):  # "5 sao" answers the bot
         return []
-    if await satisfaction.is_rating_answer(ctx):  # "5 sao" answers the bot, not the staff
+    opened = await _start(ctx, group, limit, verdict.reason, customer_group)
+    if opened is None:
         return []
-    if clock is None or clock is repo.UNREAD:
-        await _start(ctx, group, limit, verdict.reason)
-    return []
+    return _out_of_hours(ctx, group, customer_group, *opened)
+
+
+def _out_of_hours(
+    ctx: Context, group: Group, customer_group: str | None, at: datetime, deadline: datetime
+) -> list[Intent]:
+    """A request outside working time gets, once per burst (when its clock opens), a polite
+    acknowledgement naming when the answer will come. The clock keeps running."""
+    if ctx.settings.out_of_hours_reply == "off" or group.out_of_hours_reply is False:
+        return []
+    if ctx.calendars.for_group(group, customer_group).is_working(at):
+        return []
+    local = deadline.astimezone(ctx.settings.tz)
+    return [
+        SendGroup(
+            group.group_id,
+            "out_of_hours",
+            {"due": local, "weekday": local.weekday(), "hour": local.hour},
+            quote_msg_id=ctx.event.msg_id,
+        )
+    ]
 
 
 @functools.cache
@@ -133,13 +187,49 @@ def _open_clock_pg() -> Any:
         "at": bindparam("at", type_=events.c.at.type),
         "detail": bindparam("detail", type_=events.c.detail.type),
     }
-    return postgresql.insert(events).from_select(list(row), select(*row.values()))
+    # RETURNING: an empty result says the group's clock was running already
+    return (
+        postgresql.insert(events)
+        .from_select(list(row), select(*row.values()))
+        .returning(events.c.id)
+    )
 
 
-async def _start(ctx: Context, group: Group, limit: timedelta, reason: str) -> None:
-    """Open the group's clock on this message, unless one is open already."""
-    calendar = ctx.calendars.for_group(group)
-    opened = min(ctx.event.at, ctx.now)
+async def _burst_start(ctx: Context, group: Group, at: datetime) -> datetime:
+    """When this message's burst began: the customer's earliest message in the group within
+    SLA_BURST before it, with no staff message between (one request, one clock)."""
+    if ctx.group_is_new:
+        return at  # the group's first message: nothing before it
+    since = at - ctx.settings.duration("sla_burst")
+    staff = aliased(Message)
+    answered = (
+        select(staff.id)
+        .where(
+            staff.group_id == group.group_id,
+            staff.sender_kind == "staff",
+            col(staff.sent_at) >= col(Message.sent_at),
+            col(staff.sent_at) <= at,
+        )
+        .exists()
+    )
+    earliest = select(func.min(Message.sent_at)).where(
+        Message.group_id == group.group_id,
+        Message.user_id == ctx.sender_id,
+        col(Message.sent_at) > since,
+        col(Message.sent_at) <= at,
+        ~answered,
+    )
+    first = (await ctx.db.exec(earliest)).one()  # one statement, on ix_messages_group_sent
+    return min(first, at) if first is not None else at
+
+
+async def _start(
+    ctx: Context, group: Group, limit: timedelta, reason: str, customer_group: str | None = None
+) -> tuple[datetime, datetime] | None:
+    """Open the group's clock on this message (from the start of its burst), unless one is
+    open already; (opened at, deadline) when it opened."""
+    calendar = ctx.calendars.for_group(group, customer_group)
+    opened = await _burst_start(ctx, group, min(ctx.event.at, ctx.now))
     remind_at, deadline = calendar.add(opened, limit * 2 / 3), calendar.add(opened, limit)
     clock = {
         "group_id": group.group_id,
@@ -156,11 +246,13 @@ async def _start(ctx: Context, group: Group, limit: timedelta, reason: str) -> N
     await ctx.db.flush()  # a clock closed earlier in this transaction is closed in the table
     dialect = dialect_of(ctx.db)
     if dialect == "postgresql":  # one round trip
-        await hot.execute(ctx.db, _open_clock_pg(), {**clock, "at": ctx.now, "detail": detail})
-        return
+        opened_rows = await hot.execute(
+            ctx.db, _open_clock_pg(), {**clock, "at": ctx.now, "detail": detail}
+        )
+        return (opened, deadline) if opened_rows else None
     inserted = await hot.execute(ctx.db, _insert_clock(dialect), clock)
     if not inserted:
-        return  # the group's clock is running already
+        return None  # the group's clock is running already
     [(clock_id,)] = inserted
     await hot.execute(
         ctx.db,
@@ -174,6 +266,7 @@ async def _start(ctx: Context, group: Group, limit: timedelta, reason: str) -> N
             "detail": detail,
         },
     )
+    return opened, deadline
 
 
 _CLOSE = (
