@@ -1,7 +1,10 @@
 """The request classifier on its corpus: how many requests start a clock, how many messages
 that need no reply do not, and how long a verdict takes.
 
-    .venv/bin/python bench/classifier.py
+    .venv/bin/python bench/classifier.py [--database DATABASE_URL]
+
+With --database, the heads' corrections in that database (/khongcan, /cantraloi: table
+sla_corrections) are replayed as extra cases, labelled as the heads said.
 
 The corpus is tests/corpus/customer_messages.tsv (each message also typed without diacritics);
 the goal (issue #18): at least 97 % of requests start a clock and at least 90 % of the
@@ -21,8 +24,29 @@ from bot.requests import classify  # noqa: E402
 from tests.test_requests import corpus  # noqa: E402
 
 
+def corrections(url: str) -> list[tuple[bool, str]]:
+    """(needs a reply, text) of every correction a head made in the database at `url`."""
+    from sqlalchemy import create_engine, text
+
+    from storage.db import sync_url
+
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT needs_reply, text FROM sla_corrections WHERE text IS NOT NULL")
+            )
+            return [(bool(wanted), str(said)) for wanted, said in rows]
+    finally:
+        engine.dispose()
+
+
 def main() -> None:
     cases = corpus()
+    if "--database" in sys.argv:
+        extra = corrections(sys.argv[sys.argv.index("--database") + 1])
+        print(f"replaying {len(extra)} corrections from the database")
+        cases += extra
     requests = [text for wanted, text in cases if wanted]
     others = [text for wanted, text in cases if not wanted]
     decide = classify.__wrapped__  # past the memo: each call does the work

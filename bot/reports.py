@@ -36,6 +36,7 @@ from storage.models import (
     Product,
     Rating,
     SlaClock,
+    SlaCorrection,
     Staff,
 )
 
@@ -149,7 +150,8 @@ async def sla(db: AsyncSession, start: datetime, end: datetime, tz: ZoneInfo) ->
             .label("rn"),
             func.count(seconds).over(partition_by=staff).label("n"),
         )
-        .where(*_in(SlaClock.opened_at, start, end))
+        # a clock a head withdrew (/khongcan: the message needed no answer) counts nowhere
+        .where(*_in(SlaClock.opened_at, start, end), col(SlaClock.withdrawn_at).is_(None))
         .subquery()
     )
     c = ranked.c
@@ -628,8 +630,14 @@ async def digest_context(db: AsyncSession, kind: str, now: datetime, tz: ZoneInf
     start, end = period_bounds(kind, now, tz)
     parts = {name: await REPORTS[name].run(db, start, end, tz) for name in DIGEST_PARTS}
     # each of these reports ends with its team/total row whenever it has any row
+    corrected = select(col(SlaCorrection.needs_reply), func.count()).where(
+        *_in(SlaCorrection.at, start, end)
+    )
+    counts = dict((await db.exec(corrected.group_by(col(SlaCorrection.needs_reply)))).all())
     return {
         "period": kind,
+        # the heads' /khongcan and /cantraloi: how often the bot misread a message
+        "corrections": {"not_needed": counts.get(False, 0), "missed": counts.get(True, 0)},
         "first": _local_day(start, tz),
         "last": _local_day(end, tz) - timedelta(days=1),
         **{name: rows[:-1] for name, rows in parts.items()},

@@ -260,6 +260,23 @@ class SlaClock(SQLModel, table=True):
     closed_at: datetime | None = _utc(default=None, nullable=True)
     closed_by: str | None = Field(default=None, max_length=64)
     response_seconds: int | None = None  # working seconds from open to close
+    # A head's /khongcan: the message needed no answer. Kept (the reports show it withdrawn).
+    withdrawn_at: datetime | None = _utc(default=None, nullable=True)
+    withdrawn_by: str | None = Field(default=None, max_length=64)
+
+
+class SlaCorrection(SQLModel, table=True):
+    """A head correcting the request classifier by replying to a customer message: /khongcan
+    (it needed no answer) or /cantraloi (it did). The benchmark replays them as cases."""
+
+    __tablename__ = "sla_corrections"
+    id: int | None = Field(default=None, primary_key=True)
+    group_id: str = Field(max_length=64, index=True)
+    msg_id: str = Field(max_length=100)
+    needs_reply: bool  # what the head says
+    text: str | None = Field(default=None, sa_column=Column(Text))  # the customer's message
+    by: str = Field(max_length=64)
+    at: datetime = _utc(index=True)
 
 
 class SlaEvent(SQLModel, table=True):

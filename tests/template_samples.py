@@ -484,6 +484,7 @@ SAMPLES = {
     },
     "sync_started": {"local": False},
     "out_of_hours": {"due": datetime(2026, 11, 24, 8, 15), "weekday": 1, "hour": 8},
+    "sla_corrected": {"needs_reply": False, "withdrawn": True, "breached": True},
     "event_failed": {"inbox_id": 7, "event_name": "user_send_group_text", "error": "boom"},
     "delivery_failed": {
         "target_kind": "group",

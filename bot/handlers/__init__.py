@@ -8,6 +8,7 @@ and its words to a bot/templates/<locale>/*.toml file.
 from bot.handlers import (  # noqa: F401
     basics,
     care,
+    corrections,
     customer,
     deals,
     group_sync,

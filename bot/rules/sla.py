@@ -195,6 +195,44 @@ def _open_clock_pg() -> Any:
     )
 
 
+async def start_from(ctx: Context, group: Group, message: Message) -> datetime | None:
+    """/cantraloi: a clock from `message`'s time (the bot missed it); its deadline, or None
+    when the group's clock runs already or the group's SLA is off."""
+    customer_group = await customer_group_of(ctx.db, group)
+    limit = first_response(ctx.settings, group, customer_group)
+    if limit is None or message.sent_at is None:
+        return None
+    calendar = ctx.calendars.for_group(group, customer_group)
+    opened = message.sent_at
+    deadline = calendar.add(opened, limit)
+    clock = SlaClock(
+        group_id=group.group_id,
+        customer_id=message.user_id,
+        msg_id=message.msg_id,
+        owner_id=group.assigned_sales_id,
+        opened_at=opened,
+        remind_at=calendar.add(opened, limit * 2 / 3),
+        deadline=deadline,
+        escalate_at=calendar.add(opened, limit * 2),
+        next_due_at=calendar.add(opened, limit * 2 / 3),
+    )
+    if await open_clock(ctx.db, group_id=group.group_id) is not None:
+        return None
+    ctx.db.add(clock)
+    await ctx.db.flush()
+    ctx.db.add(
+        SlaEvent(
+            clock_id=clock.id,
+            group_id=group.group_id,
+            kind="start",
+            at=ctx.now,
+            staff_id=group.assigned_sales_id,
+            detail={"deadline": deadline.isoformat(), "reason": "correction"},
+        )
+    )
+    return deadline
+
+
 async def _burst_start(ctx: Context, group: Group, at: datetime) -> datetime:
     """When this message's burst began: the customer's earliest message in the group within
     SLA_BURST before it, with no staff message between (one request, one clock)."""
