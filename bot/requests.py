@@ -275,6 +275,25 @@ def _sentence(raw: str) -> Verdict | None:
     return None
 
 
+_PROMISE = re.compile(
+    _WORD + r"(?:(?:kiem tra|check|xem|hoi|lien he|trao doi)(?: lai| ky| giup)?(?: [a-z]+){0,4}"
+    r" (?:roi |xong |va |sau do )?(?:bao|phan hoi|tra loi|gui|nhan|bao lai)"
+    r"|(?:bao|phan hoi|tra loi|gui|nhan) lai (?:anh|chi|em|minh|ban|ac|sau|ngay|lien)"
+    r"|(?:se|de) (?:bao|phan hoi|tra loi|gui|kiem tra|check|xem|hoi)"
+    r"|cho (?:em|minh) (?:xin )?(?:chut|xiu|it phut|mot chut|1 chut|5 phut|vai phut))" + _END
+)
+
+
+@functools.lru_cache(maxsize=1024)
+def promises_later(text: str | None) -> bool:
+    """Whether a staff answer promises a later one ("dạ em kiểm tra rồi báo anh ngay", "để em
+    hỏi kho rồi phản hồi chị"): it answers the first-response clock, and the bot keeps a
+    follow-up reminder for the sales (SLA_FOLLOW_UP)."""
+    if not text:
+        return False
+    return bool(_PROMISE.search(" ".join(_words(fold(text[:MAX_READ])))))
+
+
 @functools.lru_cache(maxsize=2048)
 def classify(text: str | None, attachment_types: tuple[str, ...] = ()) -> Verdict:
     """The verdict on a customer message: its text and the types of its attachments."""

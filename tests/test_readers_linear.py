@@ -99,12 +99,21 @@ READERS: dict[str, Callable[[str], Any]] = {
 }
 
 
+def _timed(reader: Callable[[str], Any], text: str) -> float:
+    started = time.perf_counter()
+    reader(text)
+    return time.perf_counter() - started
+
+
 def _slowest(reader: Callable[[str], Any]) -> tuple[float, str]:
+    """The slowest input and its time. A call over the limit is timed twice more and its
+    best time kept: a busy machine's pause is not the reader's (a backtracking one is slow
+    every time)."""
     worst, worst_text = 0.0, ""
     for text in INPUTS:
-        started = time.perf_counter()
-        reader(text)
-        spent = time.perf_counter() - started
+        spent = _timed(reader, text)
+        if spent > LIMIT_SECONDS:
+            spent = min(spent, _timed(reader, text), _timed(reader, text))
         if spent > worst:
             worst, worst_text = spent, text
     return worst, worst_text

@@ -148,3 +148,48 @@ async def test_the_acknowledgement_is_english_with_locale_en(make_bot: Any, sett
     await at(bot, vn(2026, 11, 25, 20, 0))
     await bot.say("Cho chị hỏi giá", sender=CUSTOMER)
     assert "will answer by 08:15 on Thursday (26/11)" in await bot.last_text()
+
+
+# ------------------------------------------------------------------ a promised answer
+
+
+@pytest.mark.parametrize(
+    ("answer", "promises"),
+    [
+        ("Dạ em kiểm tra rồi báo anh ngay", True),
+        ("để em hỏi kho rồi phản hồi chị nhé", True),
+        ("Em check lại rồi gửi chị liền", True),
+        ("Cho em xin chút thời gian ạ", True),
+        ("Dạ giá 500k một thùng ạ", False),
+        ("Dạ em chào chị", False),
+    ],
+)
+def test_what_promises_a_later_answer(answer: str, promises: bool) -> None:
+    from bot.requests import promises_later
+
+    assert promises_later(answer) is promises
+
+
+async def test_a_promise_answers_the_clock_and_reminds_only_its_author_later(bot: Bot) -> None:
+    await setup_group(bot, vn(2026, 11, 23, 9, 0))
+    await at(bot, vn(2026, 11, 23, 9, 0))
+    await bot.say("Đơn của chị giao chưa em?", sender=CUSTOMER)
+    await at(bot, vn(2026, 11, 23, 9, 3))
+    await bot.say("Dạ em kiểm tra rồi báo chị ngay ạ")  # the sales
+    assert [c for c in await rows(bot, SlaClock) if c.closed_at is None] == []
+    await at(bot, vn(2026, 11, 23, 11, 2))
+    assert not [t for t in await bot.texts() if "Nhắc việc: anh/chị đã hẹn" in t]
+    await at(bot, vn(2026, 11, 23, 11, 4))  # 2h of working time later
+    reminders = [r for r in await bot.outbox() if r.purpose == "sla_follow_up"]
+    assert [(r.target_kind, r.target_id) for r in reminders] == [("user", "1000000000000000001")]
+
+
+async def test_no_follow_up_when_the_sales_answers_in_time(bot: Bot) -> None:
+    await setup_group(bot, vn(2026, 11, 23, 9, 0))
+    await at(bot, vn(2026, 11, 23, 9, 0))
+    await bot.say("Đơn của chị giao chưa em?", sender=CUSTOMER)
+    await bot.say("Dạ em kiểm tra rồi báo chị ngay ạ")
+    await at(bot, vn(2026, 11, 23, 9, 30))
+    await bot.say("Dạ đơn giao chiều nay chị nhé")
+    await at(bot, vn(2026, 11, 23, 12, 0))
+    assert [r for r in await bot.outbox() if r.purpose == "sla_follow_up"] == []

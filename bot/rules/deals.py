@@ -30,7 +30,7 @@ from bot.rules.common import (
     role_and_missing,
 )
 from storage import repo
-from storage.models import Reminder
+from storage.models import Message, Reminder
 
 if TYPE_CHECKING:
     from bot.dispatch import Deps
@@ -118,6 +118,20 @@ async def due(db: AsyncSession, now: datetime, deps: Deps) -> bool:
     return await any_row(db, select(Reminder.id).where(*_due_reminders(now)))
 
 
+async def _answered_since(db: AsyncSession, reminder: Reminder) -> bool:
+    """A reminder that stands only while nobody on staff wrote in its group since a moment
+    (the SLA's follow-up after a promised answer): whether somebody did."""
+    since = reminder.context.get("unless_staff_after")
+    if not since or not reminder.group_id:
+        return False
+    later = select(Message.id).where(
+        Message.group_id == reminder.group_id,
+        Message.sender_kind == "staff",
+        col(Message.sent_at) > datetime.fromisoformat(since),
+    )
+    return await any_row(db, later)
+
+
 async def sweep(db: AsyncSession, now: datetime, deps: Deps) -> list[Intent]:
     """Send the follow-up reminders that are due, each once."""
     reminders = await db.exec(select(Reminder).where(*_due_reminders(now)).limit(200))
@@ -128,6 +142,6 @@ async def sweep(db: AsyncSession, now: datetime, deps: Deps) -> list[Intent]:
             .where(col(Reminder.id) == reminder.id, col(Reminder.sent_at).is_(None))
             .values(sent_at=now)
         )
-        if claimed.rowcount:
+        if claimed.rowcount and not await _answered_since(db, reminder):
             intents.append(SendUser(reminder.user_id, reminder.template, reminder.context))
     return intents

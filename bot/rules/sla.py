@@ -38,7 +38,7 @@ from bot.worktime import parse_duration
 from config.settings import Settings
 from storage import hot, repo
 from storage.hot import dialect_of
-from storage.models import Customer, Group, Message, SlaClock, SlaEvent, Violation
+from storage.models import Customer, Group, Message, Reminder, SlaClock, SlaEvent, Violation
 from storage.types import UTCDateTime
 
 if TYPE_CHECKING:
@@ -103,7 +103,9 @@ async def on_event(ctx: Context) -> list[Intent]:
         return []
     clock = ctx.sla_clock  # read with the group (UNREAD when it was not)
     if ctx.is_staff:
-        await _stop(ctx, group, clock)
+        stopped = await _stop(ctx, group, clock)
+        if stopped and requests.promises_later(event.text):
+            _follow_up(ctx, group)
         return []
     verdict = requests.classify(event.text, tuple(a.type for a in event.attachments))
     if not verdict.needs_reply or (clock is not None and clock is not repo.UNREAD):
@@ -336,12 +338,33 @@ def _close_clock_pg() -> Any:
     return postgresql.insert(events).from_select(list(row), select(*row.values()))
 
 
-async def _stop(ctx: Context, group: Group, clock: SlaClock | None = repo.UNREAD) -> None:
-    """Close the group's open clock (`clock`, when the caller has read it)."""
+def _follow_up(ctx: Context, group: Group) -> None:
+    """The answer promised a later one: remind its author after SLA_FOLLOW_UP of working
+    time, unless staff write in the group again before (nobody else is alerted)."""
+    calendar = ctx.calendars.for_group(group)
+    ctx.db.add(
+        Reminder(
+            due_at=calendar.add(ctx.now, ctx.settings.duration("sla_follow_up")),
+            group_id=group.group_id,
+            user_id=ctx.sender_id,
+            template="sla_follow_up",
+            context={
+                "group_id": group.group_id,
+                "group_name": group.name,
+                "promised": (ctx.event.text or "")[:300],
+                "since": ctx.now.isoformat(),
+                "unless_staff_after": ctx.now.isoformat(),
+            },
+        )
+    )
+
+
+async def _stop(ctx: Context, group: Group, clock: SlaClock | None = repo.UNREAD) -> bool:
+    """Close the group's open clock (`clock`, when the caller has read it); whether one was."""
     if clock is repo.UNREAD:
         clock = await open_clock(ctx.db, group_id=group.group_id)
     if clock is None:
-        return
+        return False
     waited = ctx.calendars.for_group(group).between(clock.opened_at, ctx.now)
     closed = {
         "closed_at": ctx.now,
@@ -374,6 +397,7 @@ async def _stop(ctx: Context, group: Group, clock: SlaClock | None = repo.UNREAD
         )
     for key, value in {**closed, "next_due_at": None}.items():
         set_committed_value(clock, key, value)
+    return True
 
 
 async def reassign(db: AsyncSession, *, group_id: str, owner_id: str) -> None:
