@@ -243,6 +243,7 @@ class Settings:
     sla_repeat_limit: str = _setting("3/30d", _repeat_limit)
     sla_burst: str = _setting("2m", _duration)
     sla_follow_up: str = _setting("2h", _duration)
+    payment_approval_sla: str = _setting("30m", _duration)
     sla_by_customer_group: str = _setting("", _customer_group_targets)
     out_of_hours_reply: str = _setting("on", _on_off)
     payment_chief_threshold: int = _setting("100000000", _amount)

@@ -327,6 +327,12 @@ class Payment(SQLModel, table=True):
     decided_by: str | None = Field(default=None, max_length=64)
     decided_at: datetime | None = _utc(default=None, nullable=True)
     reject_reason: str | None = Field(default=None, sa_column=Column(Text))
+    # PAYMENT_APPROVAL_SLA: the accountants are reminded at remind_at, the chief accountant
+    # and the heads alerted at escalate_at (working time from the request), each once.
+    remind_at: datetime | None = _utc(default=None, nullable=True, index=True)
+    escalate_at: datetime | None = _utc(default=None, nullable=True, index=True)
+    reminded_at: datetime | None = _utc(default=None, nullable=True)
+    escalated_at: datetime | None = _utc(default=None, nullable=True)
 
 
 class Incident(SQLModel, table=True):

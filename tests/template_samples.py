@@ -202,6 +202,17 @@ SAMPLES = {
         "chiefs": [],
         "threshold": 100000000,
     },
+    "payment_overdue": {
+        "payment": {"id": 7, "kind": "payment", "amount": 50000000},
+        "group_name": "Công ty Minh Phát",
+        "waited_minutes": 34,
+    },
+    "payment_overdue_alert": {
+        "payment": {"id": 7, "kind": "credit", "amount": 150000000},
+        "group_name": "Công ty Minh Phát",
+        "waited_minutes": 65,
+        "heads": ["3", "5"],
+    },
     "payment_waiting_chief": {
         "payment": {
             "id": 7,

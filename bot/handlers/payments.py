@@ -179,6 +179,7 @@ async def _request(
     ctx: Context, kind: str, amount: int, method: str | None, note: str | None
 ) -> list[Intent]:
     assert ctx.group is not None
+    remind_at, escalate_at = payment_gate.deadlines(ctx, ctx.group)
     payment = Payment(
         group_id=ctx.group.group_id,
         kind=kind,
@@ -188,6 +189,8 @@ async def _request(
         requested_by=ctx.sender_id,
         requested_at=ctx.now,
         needs_chief=amount >= ctx.settings.payment_chief_threshold,
+        remind_at=remind_at,
+        escalate_at=escalate_at,
     )
     ctx.db.add(payment)
     await ctx.db.flush()

@@ -66,7 +66,13 @@ class Rule:
 RULES: list[Rule] = [
     Rule("sla", on_event=sla.on_event, sweep=sla.sweep, due=sla.due),
     Rule("deals", on_event=deals.on_event, sweep=deals.sweep, due=deals.due),
-    Rule("payment_gate", on_event=payment_gate.on_event, guard=payment_gate.guard),
+    Rule(
+        "payment_gate",
+        on_event=payment_gate.on_event,
+        guard=payment_gate.guard,
+        sweep=payment_gate.sweep,
+        due=payment_gate.due,
+    ),
     Rule("incidents", on_event=incidents.on_event, sweep=incidents.sweep, due=incidents.due),
     Rule("policy_guard", on_event=policy_guard.on_event),
     Rule(
