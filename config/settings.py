@@ -248,6 +248,7 @@ class Settings:
     out_of_hours_reply: str = _setting("on", _on_off)
     payment_chief_threshold: int = _setting("100000000", _amount)
     incident_resolution: str = _setting("4h", _duration)
+    incident_first_response: str = _setting("30m", _duration)
     handover_followup: str = _setting("8h", _duration)
     products_file: str = _setting(str(ROOT / "config" / "products.csv"))
     care_mode: str = _setting("by_customer", _care_mode)

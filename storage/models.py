@@ -359,6 +359,13 @@ class Incident(SQLModel, table=True):
     resolved_by: str | None = Field(default=None, max_length=64)
     resolved_at: datetime | None = _utc(default=None, nullable=True)
     resolution_note: str | None = Field(default=None, sa_column=Column(Text))
+    # INCIDENT_FIRST_RESPONSE: the department must answer in the group by respond_by; the first
+    # message of one of its staff there sets responded_at; unanswered, the heads and the
+    # department are alerted once (response_alerted_at).
+    respond_by: datetime | None = _utc(default=None, nullable=True, index=True)
+    responded_at: datetime | None = _utc(default=None, nullable=True)
+    responded_by: str | None = Field(default=None, max_length=64)
+    response_alerted_at: datetime | None = _utc(default=None, nullable=True)
 
 
 class Reminder(SQLModel, table=True):

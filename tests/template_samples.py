@@ -152,6 +152,17 @@ SAMPLES = {
         "group_id": "g",
         "in_group": True,
     },
+    "incident_unanswered": {
+        "id": 7,
+        "type": "damaged",
+        "description": "d",
+        "departments": ["warehouse"],
+        "group_name": "Minh Phát",
+        "opened_at": T,
+        "respond_by": T,
+        "in_group": True,
+        "heads": ["3", "6"],
+    },
     "incident_breach": {
         "id": 7,
         "type": "damaged",

@@ -229,7 +229,7 @@ async def test_a_customer_cannot_open_an_incident_with_a_command(bot):
 
 async def test_resolve_closes_the_incident_thanks_the_customer_and_stops_the_clock(bot):
     await bot.say("/suco hong Vỡ 3 chai")
-    bot.clock.advance(minutes=30)
+    bot.clock.advance(minutes=25)  # within INCIDENT_FIRST_RESPONSE
     await bot.say("/dangxuly 1 Kho đang chuẩn bị hàng bù", sender=WAREHOUSE)
     [incident] = await rows(bot, Incident)
     assert incident.status == "in_progress"
@@ -245,7 +245,8 @@ async def test_resolve_closes_the_incident_thanks_the_customer_and_stops_the_clo
     assert await sent(bot, "incident_breach") == [] and await sent(bot, "incident_escalation") == []
     assert await actions(bot) == ["incident.opened", "incident.progress", "incident.resolved"]
     [resolved] = [a for a in await rows(bot, AuditEntry) if a.action == "incident.resolved"]
-    assert resolved.detail["working_seconds"] == 1800 and resolved.detail["late"] is False
+    assert resolved.detail["working_seconds"] == 1500 and resolved.detail["late"] is False
+    assert incident.responded_by == WAREHOUSE
 
 
 async def test_resolve_refuses_unknown_and_already_resolved_incidents(bot):
@@ -308,12 +309,42 @@ async def test_breach_alerts_the_head_once_then_escalation_at_twice_the_time(bot
     assert sorted(e.target_id for e in escalations) == sorted([HEAD, ADMIN])
     [incident] = await rows(bot, Incident)
     assert incident.escalated_at == vn(2026, 11, 25, 9, 0) and incident.next_due_at is None
-    assert await actions(bot) == ["incident.opened", "incident.breached", "incident.escalated"]
+    assert await actions(bot) == [
+        "incident.opened", "incident.unanswered", "incident.breached", "incident.escalated",
+    ]  # fmt: skip
     assert not [
         r
         for r in await bot.outbox(target_id=GROUP)
         if r.purpose.startswith("incident_") and r.purpose not in ("incident_opened",)
     ]
+
+
+async def test_the_department_must_answer_in_the_group_within_the_first_response_time(bot):
+    await bot.say("/suco hong Vỡ 3 chai")  # warehouse's
+    [incident] = await rows(bot, Incident)
+    assert incident.respond_by == vn(2026, 11, 23, 9, 30)
+    await at(bot, vn(2026, 11, 23, 9, 29))
+    assert await sent(bot, "incident_unanswered") == []
+    await at(bot, vn(2026, 11, 23, 9, 30))
+    alerts = await sent(bot, "incident_unanswered")
+    assert {(a.target_kind, a.target_id) for a in alerts} == {("user", HEAD), ("user", WAREHOUSE)}
+    assert "#1" in alerts[0].text and "chưa được bộ phận Kho phản hồi" in alerts[0].text
+    await at(bot, vn(2026, 11, 23, 11, 0))
+    assert len(await sent(bot, "incident_unanswered")) == 2  # once
+
+
+async def test_a_department_message_in_the_group_answers_the_incident(bot):
+    await bot.say("/suco hong Vỡ 3 chai")
+    await bot.say("/suco giaocham Chưa tới")
+    await at(bot, vn(2026, 11, 23, 9, 10))
+    await bot.say("Dạ kho đang kiểm tra lô hàng ạ", sender=WAREHOUSE)
+    damaged, late = await rows(bot, Incident)
+    assert (damaged.responded_at, damaged.responded_by) == (vn(2026, 11, 23, 9, 10), WAREHOUSE)
+    assert late.responded_at is None  # shipping's, not the warehouse's
+    await at(bot, vn(2026, 11, 23, 9, 30))
+    [alert, *_] = await sent(bot, "incident_unanswered")
+    assert "#2" in alert.text
+    assert not [a for a in await sent(bot, "incident_unanswered") if "#1 " in a.text]
 
 
 async def test_deadlines_missed_while_down_each_alert_once(bot):
@@ -406,6 +437,8 @@ async def test_api_shows_the_groups_incidents(bot, monkeypatch):
         "status": "open",
         "opened_at": datetime(2026, 11, 23, 2, 0, tzinfo=UTC).isoformat(),
         "deadline": vn(2026, 11, 23, 14, 30).astimezone(UTC).isoformat(),
+        "respond_by": vn(2026, 11, 23, 9, 30).astimezone(UTC).isoformat(),
+        "responded_at": None,
         "resolved_at": None,
     }
 

@@ -144,6 +144,7 @@ async def _open(ctx: Context, args: IssueArgs) -> Incident:
         deadline=deadline,
         escalate_at=calendar.add(ctx.now, 2 * resolution),
         next_due_at=deadline,
+        respond_by=calendar.add(ctx.now, ctx.settings.duration("incident_first_response")),
     )
     ctx.db.add(incident)
     await ctx.db.flush()

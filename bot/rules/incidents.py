@@ -6,7 +6,10 @@ Policy (regulation 3.2, 3.3):
   at once, without waiting for a command: 1:1 to each of its staff, or one message into
   ZALO_ALERT_GROUP_ID when set. The same kind of problem in the same group alerts once per
   QUIET window, so a customer writing five angry lines does not page the warehouse five times.
-- An incident recorded with /issue must be resolved within INCIDENT_RESOLUTION working time:
+- An incident recorded with /issue must be answered in the group by its department within
+  INCIDENT_FIRST_RESPONSE working time (the first message of one of its staff there), else
+  the heads and the department are alerted once;
+  and it must be resolved within INCIDENT_RESOLUTION working time:
   past the deadline the heads are alerted once (breach); past twice that, once more, with the
   admins (escalation). Both steps are conditional UPDATEs, so two processes never alert twice.
 """
@@ -152,9 +155,13 @@ async def group_label(db: AsyncSession, group_id: str) -> str:
 
 
 async def on_event(ctx: Context) -> list[Intent]:
-    """Alert the departments concerned when a customer's message raises a problem."""
+    """Alert the departments concerned when a customer's message raises a problem; a
+    department's message answers the group's incidents waiting for it."""
     event = ctx.event
-    if event.kind is not Kind.GROUP_MESSAGE or ctx.is_staff:
+    if event.kind is not Kind.GROUP_MESSAGE:
+        return []
+    if ctx.is_staff:
+        await _answered(ctx)
         return []
     if not common.is_customer_group(ctx.settings, event.group_id):
         return []
@@ -210,6 +217,25 @@ async def _not_alerted_lately(ctx: Context, types: tuple[str, ...]) -> tuple[str
     return tuple(t for t in types if t not in recent)
 
 
+async def _answered(ctx: Context) -> None:
+    """The sender's department has answered the group's open incidents it was waiting for."""
+    types = [t for t, roles in DEPARTMENTS.items() if ctx.role in roles]
+    if not types:
+        return
+    await ctx.db.exec(
+        update(Incident)
+        .where(
+            col(Incident.group_id) == ctx.event.group_id,
+            col(Incident.type).in_(types),
+            col(Incident.respond_by).is_not(None),
+            col(Incident.responded_at).is_(None),
+            col(Incident.resolved_at).is_(None),
+        )
+        .values(responded_at=ctx.now, responded_by=ctx.sender_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
 # --- sweep: deadlines ---------------------------------------------------------------------
 
 
@@ -218,15 +244,38 @@ def _due_incidents(now: datetime) -> tuple[Any, ...]:
     return (col(Incident.next_due_at) <= now, col(Incident.resolved_at).is_(None))
 
 
+def _unanswered(now: datetime) -> tuple[Any, ...]:
+    """Unresolved incidents whose department has not answered by respond_by, not alerted yet."""
+    return (
+        col(Incident.respond_by) <= now,
+        col(Incident.responded_at).is_(None),
+        col(Incident.response_alerted_at).is_(None),
+        col(Incident.resolved_at).is_(None),
+    )
+
+
 async def due(db: AsyncSession, now: datetime, deps: Deps) -> bool:
     """Whether `sweep` has an alert to send at `now` (read-only: runtime's probe)."""
-    return await common.any_row(db, select(Incident.id).where(*_due_incidents(now)))
+    return await common.any_row(
+        db, select(Incident.id).where(*_due_incidents(now))
+    ) or await common.any_row(db, select(Incident.id).where(*_unanswered(now)))
 
 
 async def sweep(db: AsyncSession, now: datetime, deps: Deps) -> list[Intent]:
-    """Breach and escalation alerts for unresolved incidents whose times have come."""
-    query = select(Incident).where(*_due_incidents(now))
+    """Unanswered, breach and escalation alerts for unresolved incidents whose times have
+    come."""
     intents: list[Intent] = []
+    late = select(Incident).where(*_unanswered(now)).order_by(col(Incident.id)).limit(200)
+    for incident in (await db.exec(late)).all():
+        claimed = await db.exec(
+            update(Incident)
+            .where(col(Incident.id) == incident.id, *_unanswered(now))
+            .values(response_alerted_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount:
+            intents += await _unanswered_alert(db, incident, now, deps)
+    query = select(Incident).where(*_due_incidents(now))
     for incident in (await db.exec(query.order_by(col(Incident.id)))).all():
         if incident.deadline <= now and await _step(db, incident, "breached_at", now):
             intents += await _alert(db, incident, "breach", now, deps)
@@ -281,6 +330,29 @@ async def _alert(
     return common.alert_heads(deps.settings, heads, f"incident_{step}", context)
 
 
+async def _unanswered_alert(
+    db: AsyncSession, incident: Incident, now: datetime, deps: Deps
+) -> list[Intent]:
+    departments = list(DEPARTMENTS.get(incident.type, HEAD_ROLES))
+    people = list(dict.fromkeys(await common.ids_with_role(db, *HEAD_ROLES, *departments)))
+    people = people or await common.ids_with_role(db, "admin")
+    await repo.audit(
+        db, at=now, actor_id="bot", action="incident.unanswered", group_id=incident.group_id,
+        incident_id=incident.id, type=incident.type, alerted=people,
+    )  # fmt: skip
+    context = {
+        "id": incident.id,
+        "type": incident.type,
+        "description": incident.description,
+        "departments": departments,
+        "group_name": await group_label(db, incident.group_id),
+        "opened_at": incident.opened_at,
+        "respond_by": incident.respond_by,
+        "in_group": bool(deps.settings.zalo_alert_group_id),
+    }
+    return common.alert_heads(deps.settings, people, "incident_unanswered", context)
+
+
 # --- the integration API --------------------------------------------------------------------
 
 
@@ -296,6 +368,8 @@ async def api_section(db: AsyncSession, group: Group) -> dict[str, Any]:
                 "status": i.status,
                 "opened_at": i.opened_at.isoformat(),
                 "deadline": i.deadline.isoformat(),
+                "respond_by": i.respond_by.isoformat() if i.respond_by else None,
+                "responded_at": i.responded_at.isoformat() if i.responded_at else None,
                 "resolved_at": i.resolved_at.isoformat() if i.resolved_at else None,
             }
             for i in rows
