@@ -29,6 +29,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import away
 from bot.clock import Clock
 from bot.intents import Intent, Invite, SendGroup, SendUser, SyncGroup
 from bot.logsafe import loggable
@@ -79,9 +80,10 @@ async def enqueue(
     now: datetime,
     source_event_id: int | None = None,
 ) -> list[OutboxMessage]:
-    """Render each intent and add its outbox rows to the session (the caller commits)."""
+    """Render each intent and add its outbox rows to the session (the caller commits).
+    A 1:1 message for someone away (/vangmat) goes to their stand-in, with a note."""
     rows: list[OutboxMessage] = []
-    for intent in intents:
+    for intent, away_note in await away.redirect(db, intents, now):
         common: dict[str, Any] = {
             "created_at": now,
             "next_attempt_at": now,
@@ -117,6 +119,8 @@ async def enqueue(
             else ("user", intent.user_id)
         )
         text = renderer.render(intent.template, locale, **intent.context)
+        if away_note is not None:
+            text = renderer.render("away_forward", locale, **away_note) + "\n" + text
         pieces = split_text(text)
         if len(pieces) > MAX_PIECES:
             pieces = [*pieces[: MAX_PIECES - 1], pieces[MAX_PIECES - 1][: MAX_TEXT - 1] + "…"]

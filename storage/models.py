@@ -114,6 +114,10 @@ class Staff(SQLModel, table=True):
     # 7 days; -213: not a follower): alerts go around them until they write to the OA again.
     dm_blocked_code: int | None = None
     dm_blocked_at: datetime | None = _utc(default=None, nullable=True)
+    # /vangmat: until away_until, the bot's 1:1 reminders and alerts for this person go to
+    # away_backup (or the heads) instead.
+    away_until: datetime | None = _utc(default=None, nullable=True, index=True)
+    away_backup: str | None = Field(default=None, max_length=64)
 
 
 class Message(SQLModel, table=True):

@@ -152,6 +152,8 @@ SAMPLES = {
         "group_id": "g",
         "in_group": True,
     },
+    "away_set": {"name": "Nguyễn Văn An", "until": T, "backup": "Trần Thị Bình", "was_away": False},
+    "away_forward": {"name": "Nguyễn Văn An", "until": T},
     "incident_unanswered": {
         "id": 7,
         "type": "damaged",

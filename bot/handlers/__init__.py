@@ -6,6 +6,7 @@ and its words to a bot/templates/<locale>/*.toml file.
 """
 
 from bot.handlers import (  # noqa: F401
+    away,
     basics,
     care,
     corrections,

@@ -240,6 +240,7 @@ async def _show(
         status=status,
         title=("Danh bạ nhân viên", "Staff directory"),
         people=people,
+        names={p.zalo_user_id: p.name for p in people},
         roles=ROLES,
         can_manage=viewer.is_admin,
         notice=notice,
