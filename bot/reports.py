@@ -601,6 +601,25 @@ REPORTS: dict[str, Report] = {
 }
 
 
+def _register_times() -> None:
+    """bot/reports_times.py uses this module's helpers, so it is imported once they exist."""
+    from bot import reports_times as times
+
+    REPORTS["response_times"] = Report(
+        times.response_times,
+        ("by", "key", "name", "answered", "p50_response_min", "p90_response_min")
+        + ("p50_response_wall_min", "p90_response_wall_min", "withdrawn", "withdrawn_breaches"),
+    )
+    REPORTS["approvals"] = Report(
+        times.approvals,
+        ("accountant_id", "accountant_name", "decided", "approved", "rejected")
+        + ("p50_wait_wall_min", "p90_wait_wall_min", "late"),
+    )
+
+
+_register_times()
+
+
 # --- the digest -------------------------------------------------------------------------------
 
 PERIODS = ("day", "week", "month")

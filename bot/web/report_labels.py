@@ -8,6 +8,11 @@ TITLES: dict[str, Words] = {
     "sla": ("Phản hồi khách (SLA)", "Reply SLA"),
     "payments": ("Thanh toán và công nợ", "Payments and credit"),
     "incidents": ("Sự cố", "Incidents"),
+    "response_times": (
+        "Thời gian phản hồi (trung vị, P90; giờ làm việc và giờ thực)",
+        "Response times (median, P90; working and wall-clock)",
+    ),
+    "approvals": ("Thời gian duyệt theo kế toán", "Approval times by accountant"),
     "care": ("Chăm sóc khách hàng", "Customer care"),
     "satisfaction": ("Mức độ hài lòng", "Satisfaction"),
     "products_by_customer": ("Sản phẩm theo khách hàng", "Products by customer"),
@@ -73,6 +78,21 @@ COLUMNS: dict[str, Words] = {
     "channel": ("Nguồn", "Source"),
     "customer_group": ("Nhóm khách", "Customer group"),
     "contact_channel": ("Kênh liên hệ", "Contact channel"),
+    "by": ("Theo", "By"),
+    "key": ("Nhóm", "Group"),
+    "name": ("Tên", "Name"),
+    "p50_response_min": ("Phản hồi trung vị (phút làm việc)", "Median response (working min)"),
+    "p90_response_min": ("Phản hồi P90 (phút làm việc)", "P90 response (working min)"),
+    "p50_response_wall_min": ("Phản hồi trung vị (phút thực)", "Median response (wall min)"),
+    "p90_response_wall_min": ("Phản hồi P90 (phút thực)", "P90 response (wall min)"),
+    "withdrawn": ("Đã rút (không cần trả lời)", "Withdrawn (needed no answer)"),
+    "withdrawn_breaches": ("Trễ hạn đã rút", "Breaches withdrawn"),
+    "accountant_id": ("Mã kế toán", "Accountant id"),
+    "accountant_name": ("Kế toán", "Accountant"),
+    "decided": ("Đã quyết định", "Decided"),
+    "p50_wait_wall_min": ("Chờ duyệt trung vị (phút)", "Median wait (min)"),
+    "p90_wait_wall_min": ("Chờ duyệt P90 (phút)", "P90 wait (min)"),
+    "late": ("Quá hạn duyệt", "Past the approval deadline"),
 }
 
 # Cells shown with a display word from labels.toml: column -> labels section.
