@@ -653,7 +653,10 @@ async def digest_context(db: AsyncSession, kind: str, now: datetime, tz: ZoneInf
         *_in(SlaCorrection.at, start, end)
     )
     counts = dict((await db.exec(corrected.group_by(col(SlaCorrection.needs_reply)))).all())
+    times = await REPORTS["response_times"].run(db, start, end, tz)
     return {
+        # the team's median and P90, working and wall-clock, and the withdrawn clocks
+        "times": next((r for r in times if r["by"] == TEAM), None),
         "period": kind,
         # the heads' /khongcan and /cantraloi: how often the bot misread a message
         "corrections": {"not_needed": counts.get(False, 0), "missed": counts.get(True, 0)},

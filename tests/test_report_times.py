@@ -127,3 +127,14 @@ async def test_the_api_serves_them_as_csv(month: Any) -> None:
     assert answer.status == 200
     text = await answer.text()
     assert "p90_response_wall_min" in text and "withdrawn_breaches" in text
+
+
+async def test_the_digest_shows_the_teams_times_and_the_withdrawn_clocks(month: Any) -> None:
+    now = datetime(2026, 11, 20, 12, 0, tzinfo=VN)
+    async with month.runtime.sessions() as db:
+        context = await reports.digest_context(db, "month", now, VN)
+    vi = month.runtime.renderer.render("report_digest", "vi", **context)
+    assert "trung vị 10, P90 20 phút làm việc (giờ thực 10 / 900 phút)" in vi
+    assert "2 lượt đã rút vì không cần trả lời (trong đó 1 lần trễ hạn)" in vi
+    en = month.runtime.renderer.render("report_digest", "en", **context)
+    assert "median 10, P90 20 working min (wall-clock 10 / 900 min)" in en

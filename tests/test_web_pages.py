@@ -411,6 +411,8 @@ async def test_the_staff_table_shows_each_sales_compliance_and_breaches(bot):
     assert row
     text = table.text("staff")
     assert "50.0%" in text and "Nguyễn Văn An" in text and "Trần Thị Bình" in text
+    # median and 90th percentile, working and wall-clock time side by side (issue #18)
+    assert "12.5 / 20.0 phút làm việc" in text and "giờ thực: 12.5 / 20.0 phút" in text
     own = await page(bot, "/dashboard/staff", SALES2)
     assert own.values("staff", "data-staff") == [SALES2]
 

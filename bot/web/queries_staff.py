@@ -15,7 +15,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import reports
+from bot import reports, reports_times
 from bot.web.series import ClockFacts
 from storage.models import CareLog, Rating, SlaClock, Staff, Violation
 
@@ -29,6 +29,7 @@ class StaffRow:
     sla: dict[str, Any]
     satisfaction: dict[str, Any]
     violations: int
+    times: dict[str, Any]  # the response_times report's row: p50/p90, working and wall
 
 
 async def staff_rows(
@@ -37,6 +38,11 @@ async def staff_rows(
     """One row per person: SLA compliance, median first response, breaches, violations and
     satisfaction over [start, end)."""
     sla = {r["staff_id"]: r for r in await reports.sla(db, start, end, tz)}
+    times = {
+        r["key"]: r
+        for r in await reports_times.response_times(db, start, end, tz)
+        if r["by"] == "staff"
+    }
     happy = {r["staff_id"]: r for r in await reports.satisfaction(db, start, end, tz)}
     query = (
         select(Violation.staff_id, func.count())
@@ -50,6 +56,7 @@ async def staff_rows(
             sla.get(p.zalo_user_id, {}),
             happy.get(p.zalo_user_id, {}),
             violations.get(p.zalo_user_id, 0),
+            times.get(p.zalo_user_id, {}),
         )
         for p in people
     ]
