@@ -85,6 +85,9 @@ async def english(make_bot: Any, settings: Any) -> Bot:
         "/suco nothing here",
         "/nhanvien vaitro 123 boss",
         "/baocao yearly",
+        "/congno 5tr 31/02/2020",
+        "/vangmat",
+        "/vangmat 30/11/2026 Nobody Here",
     ],
 )
 async def test_with_locale_en_a_usage_reply_is_english_throughout(english: Bot, typed: str) -> None:

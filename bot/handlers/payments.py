@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from bot.commands import ALL_STAFF, UsageError, command, record_number, split_command
+from bot.commands import ALL_STAFF, UsageError, command, record_number
 from bot.context import Context
 from bot.intents import Intent, SendGroup
 from bot.rules import common, payment_gate
@@ -31,7 +31,6 @@ METHODS = {
 }
 LIST_LIMIT = 20
 MAX_AMOUNT_WORDS = 6
-AMOUNT_HELP = "ví dụ 50tr, 1,5 tỷ, 500k hoặc 50.000.000"
 _DAYS = re.compile(r"(\d{1,3})(?:ngay|d|days?)?")
 _DAY_WORDS = {"ngay", "d", "day", "days"}
 _TERM_PREFIXES = {"han", "den", "trong", "toi", "thoihan", "denngay", "hanngay"}
@@ -152,16 +151,9 @@ async def credit(ctx: Context, args: CreditArgs) -> list[Intent]:
     if args.due:
         due = _due_date(args.due, ctx.now.astimezone(ctx.settings.tz).date())
         if due is None:
-            return [_usage(ctx, "credit", f"ngày đến hạn {args.due} đã qua hoặc không có")]
+            raise UsageError("credit_due_past", due=args.due)
     term = payment_gate.credit_term(days=args.days, due=due)
     return await _request(ctx, "credit", args.amount, term, args.note)
-
-
-def _usage(ctx: Context, name: str, reason: str) -> Intent:
-    """The router's usage reply, for what only the handler can check (it needs today)."""
-    invocation = split_command(ctx.event.text)
-    typed = invocation.word if invocation else name
-    return ctx.reply("usage", command=name, reason=reason, user_id=ctx.sender_id, typed=typed)
 
 
 def _due_date(typed: str, today: date) -> date | None:
