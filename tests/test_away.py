@@ -22,12 +22,13 @@ async def test_away_until_a_date_sends_the_reminders_to_the_backup(bot: Bot) -> 
     await bot.say("/vangmat 25/11 Trần Thị Bình")
     person = await _staff(bot, SALES)
     assert person.away_until == vn(2026, 11, 25, 23, 59) and person.away_backup == SALES2
-    answer = await bot.last_text()
-    assert "vắng mặt đến 23:59 25/11/2026" in answer and "Trần Thị Bình" in answer
+    [answer] = await bot.outbox(purpose="away_set")
+    assert (answer.target_kind, answer.target_id) == ("user", SALES)  # not in the group
+    assert "vắng mặt đến 23:59 25/11/2026" in answer.text and "Trần Thị Bình" in answer.text
     await at(bot, vn(2026, 11, 23, 9, 0))
     await bot.say("Cho em hỏi giá lô 500 thùng?", sender=CUSTOMER)
     await at(bot, vn(2026, 11, 23, 9, 10))
-    assert await alerts_to(bot, SALES) == []
+    assert [t for t in await alerts_to(bot, SALES) if "Nhắc phản hồi" in t] == []
     [reminder] = await alerts_to(bot, SALES2)
     assert reminder.startswith("↪ Chuyển thay Nguyễn Văn An (vắng mặt đến 23:59 25/11/2026)")
     assert "Nhắc phản hồi" in reminder

@@ -3,16 +3,18 @@
 Meanwhile the bot's 1:1 reminders and alerts for them go to the backup, or to the heads
 when none is named (bot/away.py redirects them as they are queued); replies to their own
 commands still reach them. `/vangmat het` ends it early; the directory shows who is away.
+Typed in a customer's group, the answer comes privately: the customer does not hear of it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import Any
 
 from bot.commands import ALL_STAFF, UsageError, command
 from bot.context import Context
-from bot.intents import Intent
+from bot.intents import Intent, SendUser
 from bot.reasons import Refusal
 from bot.text import fold
 from bot.textparse import parse_when
@@ -59,7 +61,7 @@ async def away(ctx: Context, args: AwayArgs) -> list[Intent]:
         me.away_until, me.away_backup = None, None
         ctx.db.add(me)
         await repo.audit(ctx.db, at=ctx.now, actor_id=ctx.sender_id, action="staff.back")
-        return [ctx.reply("away_set", name=me.name, until=None, backup=None, was_away=was)]
+        return [_tell(ctx, name=me.name, until=None, backup=None, was_away=was)]
     until, ref = _until(args.words, ctx.now.astimezone(ctx.settings.tz))
     if until <= ctx.now:
         raise UsageError("away_past")
@@ -74,9 +76,12 @@ async def away(ctx: Context, args: AwayArgs) -> list[Intent]:
         ctx.db, at=ctx.now, actor_id=ctx.sender_id, action="staff.away",
         until=until.isoformat(), backup=me.away_backup,
     )  # fmt: skip
-    return [
-        ctx.reply(
-            "away_set", name=me.name, until=until, backup=backup.name if backup else None,
-            was_away=False,
-        )
-    ]  # fmt: skip
+    backup_name = backup.name if backup else None
+    return [_tell(ctx, name=me.name, until=until, backup=backup_name, was_away=False)]
+
+
+def _tell(ctx: Context, **context: Any) -> Intent:
+    """The answer goes to the person privately: a customer's group does not hear of it."""
+    if ctx.event.group_id is None:
+        return ctx.reply("away_set", **context)
+    return SendUser(ctx.sender_id, "away_set", context)
