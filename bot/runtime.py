@@ -33,6 +33,7 @@ from bot.metrics import Metrics
 from bot.orders import import_products_file
 from bot.outbox import LocalSender, Outbox, Sender, ZaloSender, enqueue
 from bot.render import Renderer
+from bot.token_store import DbTokenStore
 from bot.tokens import TokenManager, TokenPair
 from bot.zalo_client import ZaloClient, ZaloError
 from config.settings import Settings
@@ -47,7 +48,6 @@ from storage.models import (
     SlaClock,
 )
 from storage.staff_file import read_staff_file
-from storage.tokens import DbTokenStore
 
 log = logging.getLogger(__name__)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
@@ -211,10 +212,11 @@ async def list_staff(db: AsyncSession, *, role: str | None = None) -> list[Staff
     return list((await db.exec(query.order_by(col(Staff.role), col(Staff.name)))).all())
 
 
-async def find_staff(db: AsyncSession, *, ref: str) -> Staff | None:
-    """A staff member by Zalo user id, or by a unique (folded) name."""
-    from bot.text import fold
-
+async def find_staff(
+    db: AsyncSession, *, ref: str, fold: Callable[[str], str] = str.casefold
+) -> Staff | None:
+    """A staff member by Zalo user id, or by a unique name compared through `fold` (the bot
+    passes bot.text.fold, so "tran thi binh" finds "Trần Thị Bình")."""
     found = await db.get(Staff, ref.lstrip("@"))
     if found:
         return found

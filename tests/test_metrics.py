@@ -6,8 +6,8 @@ import re
 from datetime import timedelta
 
 from bot.payloads import signed
+from bot.token_store import DbTokenStore
 from bot.tokens import TokenPair
-from storage.tokens import DbTokenStore
 from tests.support import CUSTOMER
 
 SAMPLE = re.compile(r'^(\w+)(?:\{(\w+)="([^"]*)"\})? (-?[0-9.e+]+)$')

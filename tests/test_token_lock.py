@@ -18,10 +18,10 @@ import respx
 from sqlalchemy import text
 
 from bot.clock import FrozenClock
+from bot.token_store import DbTokenStore, advisory_key
 from bot.tokens import TokenManager, TokenPair
 from bot.zalo_client import ZaloAuthError
 from storage.db import SessionFactory, make_engine, make_sessions
-from storage.tokens import DbTokenStore, advisory_key
 from tests.conftest import ON_POSTGRESQL, START
 from tests.test_tokens import OAUTH, TOKEN_URL, granted, refused
 

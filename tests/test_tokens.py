@@ -14,11 +14,11 @@ import respx
 from sqlmodel import select
 
 from bot.clock import FrozenClock
+from bot.token_store import DbTokenStore
 from bot.tokens import REFRESH_MARGIN, TokenManager, TokenPair
 from bot.zalo_client import ZaloAuthError, ZaloHTTPError
 from storage.db import SessionFactory
 from storage.models import ZaloToken
-from storage.tokens import DbTokenStore
 from tests.conftest import START
 
 OAUTH = "https://oauth.test"

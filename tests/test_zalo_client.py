@@ -12,6 +12,7 @@ import pytest
 import respx
 
 from bot.clock import FrozenClock
+from bot.token_store import DbTokenStore
 from bot.tokens import TokenManager, TokenPair
 from bot.zalo_client import (
     MAX_TEXT,
@@ -22,7 +23,6 @@ from bot.zalo_client import (
     is_permanent,
 )
 from storage.db import SessionFactory
-from storage.tokens import DbTokenStore
 from tests.conftest import START
 
 API = "https://openapi.test"

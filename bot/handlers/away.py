@@ -65,7 +65,7 @@ async def away(ctx: Context, args: AwayArgs) -> list[Intent]:
     until, ref = _until(args.words, ctx.now.astimezone(ctx.settings.tz))
     if until <= ctx.now:
         raise UsageError("away_past")
-    backup = await repo.find_staff(ctx.db, ref=ref) if ref else None
+    backup = await repo.find_staff(ctx.db, ref=ref, fold=fold) if ref else None
     if ref and (backup is None or not backup.active):
         raise UsageError("away_no_backup", who=ref)
     if backup is not None and backup.zalo_user_id == me.zalo_user_id:

@@ -223,7 +223,7 @@ def parse_assign(raw: str) -> AssignArgs:
 
 async def _staff_and_target(ctx: Context, words: tuple[str, ...]) -> tuple[Staff, str]:
     for cut in range(len(words) - 1, 0, -1):  # the longest name that is a staff member
-        staff = await repo.find_staff(ctx.db, ref=" ".join(words[:cut]))
+        staff = await repo.find_staff(ctx.db, ref=" ".join(words[:cut]), fold=fold)
         if staff is not None and staff.active:
             return staff, " ".join(words[cut:])
     raise UsageError("assign_no_staff", who=words[0])

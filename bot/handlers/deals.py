@@ -126,7 +126,7 @@ async def handover(ctx: Context, ref: str) -> list[Intent]:
     """Hand the customer to another sales: summary, introduction, invite, follow-ups."""
     group = ctx.group
     assert group is not None
-    new = await repo.find_staff(ctx.db, ref=ref)
+    new = await repo.find_staff(ctx.db, ref=ref, fold=fold)
     if new is None or not new.active or new.role not in ("sales", "sales_head"):
         return [
             ctx.reply("handover_refused", reason="unknown_staff", ref=ref, user_id=ctx.sender_id)
