@@ -6,7 +6,6 @@ and its words to a bot/templates/<locale>/*.toml file.
 """
 
 from bot.handlers import (  # noqa: F401
-    away,
     basics,
     care,
     corrections,
@@ -23,4 +22,5 @@ from bot.handlers import (  # noqa: F401
     reports,
     sla,
     staff,
+    staff_away,
 )
