@@ -91,3 +91,18 @@ async def test_english(make_bot, settings) -> None:  # type: ignore[no-untyped-d
     await bot.dm("/away 25/11")
     assert "is away until 23:59 25/11/2026" in await bot.last_text()
     assert "the sales heads" in await bot.last_text()
+
+
+async def test_a_link_for_the_away_person_stays_theirs_beside_a_redirected_alert(bot: Bot) -> None:
+    from bot import away
+    from bot.intents import SendUser
+
+    await at(bot, vn(2026, 11, 23, 8, 30))
+    await bot.dm("/vangmat 25/11 Trần Thị Bình")
+    intents = [SendUser(SALES, "sla_reminder", {}), SendUser(SALES, "login_link", {})]
+    async with bot.runtime.sessions() as db:
+        routed = await away.redirect(db, intents, bot.clock.now())
+    assert [(i.user_id, i.template, note is not None) for i, note in routed] == [
+        (SALES2, "sla_reminder", True),
+        (SALES, "login_link", False),
+    ]
