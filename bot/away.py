@@ -15,11 +15,11 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.intents import Intent, SendUser
+from bot.intents import PRIVATE_TEMPLATES, Intent, SendUser
 from storage import repo
 from storage.models import Staff
 
-KEEP = frozenset({"login_link", "privacy_export_link", "away_set"})
+KEEP = PRIVATE_TEMPLATES | {"away_set"}
 HEADS = ("sales_head",)
 
 

@@ -6,6 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# 1:1 messages for their addressee alone (a sign-in link, a data export): never re-routed to
+# anyone else, whether Zalo refuses them (outbox) or the person is away (away).
+PRIVATE_TEMPLATES = frozenset({"login_link", "privacy_export_link"})
+
 
 @dataclass(frozen=True)
 class SendGroup:

@@ -31,7 +31,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import away
 from bot.clock import Clock
-from bot.intents import Intent, Invite, SendGroup, SendUser, SyncGroup
+from bot.intents import PRIVATE_TEMPLATES, Intent, Invite, SendGroup, SendUser, SyncGroup
 from bot.logsafe import loggable
 from bot.metrics import Metrics
 from bot.render import Renderer
@@ -51,7 +51,6 @@ LEASE = timedelta(seconds=15)  # renewed every LEASE/3 while the process holds t
 CONCURRENT_TARGETS = 8
 SAVE_TRIES = (0.2, 0.5, 1.0)  # seconds between tries to save "sent" after Zalo took a message
 REROUTED = "undelivered_dm"  # the template of a 1:1 message re-routed after Zalo refused it
-PRIVATE_PURPOSES = frozenset({"login_link", "privacy_export_link"})  # never re-routed
 MAX_PIECES = 3  # Zalo messages one reply may take; a longer text is cut, ending with "…"
 
 
@@ -510,7 +509,7 @@ class Outbox:
             return  # a customer: the delivery_failed notice is all
         staff.dm_blocked_code, staff.dm_blocked_at = row.error_code, now
         db.add(staff)
-        if row.purpose in PRIVATE_PURPOSES:
+        if row.purpose in PRIVATE_TEMPLATES:
             return  # a sign-in or export link is for that person only: never shown to others
         assert row.id is not None
         await repo.insert_once(
