@@ -78,24 +78,40 @@ def _seconds(db: AsyncSession, since: Any, until: Any) -> Any:
     return (func.julianday(until) - func.julianday(since)) * 86400.0
 
 
+Percentiles = dict[Any, tuple[float | None, float | None]]
+
+
+async def _percentiles(
+    db: AsyncSession, source: Any, key: Any, value: Any, *where: ColumnElement[bool]
+) -> Percentiles:
+    """Per key (None: one row for the team), the median and the 90th percentile (nearest
+    rank) of value, None skipped, with window functions in the database. `source` is the
+    FROM when `value` and `where` do not name it (a join), else None."""
+    partition = {"partition_by": key} if key is not None else {}
+    ranked = select(
+        (key if key is not None else literal(TEAM)).label("k"),
+        value.label("v"),
+        func.row_number().over(order_by=value, **partition).label("rn"),
+        func.count().over(**partition).label("n"),
+    )
+    if source is not None:
+        ranked = ranked.select_from(source)
+    c = ranked.where(value.is_not(None), *where).subquery().c
+    middle = or_(c.rn == (c.n + 1) // 2, c.rn == (c.n + 2) // 2)
+    ninetieth = c.rn == (c.n * 9 + 9) // 10  # ceil(0.9 n)
+    query = select(c.k, func.avg(case((middle, c.v))), func.max(case((ninetieth, c.v))))
+    return {
+        k: (None if p50 is None else float(p50), None if p90 is None else float(p90))
+        for k, p50, p90 in (await db.exec(query.group_by(c.k))).all()
+    }
+
+
 async def _medians(
     db: AsyncSession, key: Any, value: Any, *where: ColumnElement[bool]
 ) -> dict[Any, float]:
-    """Per key, the median of value (None skipped), with window functions in the database."""
-    partition = {"partition_by": key} if key is not None else {}
-    ranked = (
-        select(
-            (key if key is not None else literal(TEAM)).label("k"),
-            value.label("v"),
-            func.row_number().over(order_by=value, **partition).label("rn"),
-            func.count().over(**partition).label("n"),
-        )
-        .where(value.is_not(None), *where)
-        .subquery()
-    )
-    middle = or_(ranked.c.rn == (ranked.c.n + 1) // 2, ranked.c.rn == (ranked.c.n + 2) // 2)
-    query = select(ranked.c.k, func.avg(ranked.c.v)).where(middle).group_by(ranked.c.k)
-    return {k: float(v) for k, v in (await db.exec(query)).all()}
+    """Per key, the median of value (None skipped)."""
+    found = await _percentiles(db, None, key, value, *where)
+    return {k: p50 for k, (p50, _) in found.items() if p50 is not None}
 
 
 def _minutes(seconds: float | None) -> float | None:

@@ -18,44 +18,27 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_
+from sqlalchemy import and_, func, literal
 from sqlalchemy import inspect as sa_inspect
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.reports import TEAM, Row, _count_if, _in, _minutes, _rows, _seconds, _staff_names, select
+from bot.reports import (
+    TEAM,
+    Percentiles,
+    Row,
+    _count_if,
+    _in,
+    _minutes,
+    _percentiles,
+    _rows,
+    _seconds,
+    _staff_names,
+    select,
+)
 from storage.models import Customer, Group, Payment, SlaClock
 
 UNKNOWN = "unknown"
-Percentiles = dict[Any, tuple[float | None, float | None]]
-
-
-async def _percentiles(
-    db: AsyncSession, source: Any, key: Any, value: Any, *where: ColumnElement[bool]
-) -> Percentiles:
-    """Per key (None: one row for the team), the median and the 90th percentile of value."""
-    partition = {"partition_by": key} if key is not None else {}
-    ranked = (
-        select(
-            (key if key is not None else literal(TEAM)).label("k"),
-            value.label("v"),
-            func.row_number().over(order_by=value, **partition).label("rn"),
-            func.count().over(**partition).label("n"),
-        )
-        .select_from(source)
-        .where(value.is_not(None), *where)
-        .subquery()
-    )
-    c = ranked.c
-    middle = or_(c.rn == (c.n + 1) // 2, c.rn == (c.n + 2) // 2)
-    ninetieth = c.rn == (c.n * 9 + 9) // 10  # nearest rank: ceil(0.9 n)
-    query = select(c.k, func.avg(case((middle, c.v))), func.max(case((ninetieth, c.v)))).group_by(
-        c.k
-    )
-    return {
-        k: (None if p50 is None else float(p50), None if p90 is None else float(p90))
-        for k, p50, p90 in (await db.exec(query)).all()
-    }
 
 
 def _times(working: Percentiles, wall: Percentiles, key: Any, prefix: str) -> Row:
