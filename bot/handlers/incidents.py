@@ -20,7 +20,8 @@ from bot.commands import UsageError, command, record_number
 from bot.context import Context
 from bot.intents import Intent, SendUser
 from bot.rules import common
-from bot.rules.incidents import DEPARTMENTS, group_label, staff_for
+from bot.rules.common import group_label
+from bot.rules.incidents import DEPARTMENTS, staff_for
 from bot.text import fold
 from storage import repo
 from storage.models import Incident, Message

@@ -9,6 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.intents import Intent, Invite, SendGroup, SendUser
 from config.settings import Settings
 from storage import repo
+from storage.models import Group
 
 
 async def ids_with_role(db: AsyncSession, *roles: str) -> list[str]:
@@ -36,6 +37,14 @@ async def present(db: AsyncSession, *, group_id: str) -> set[str]:
 async def any_row(db: AsyncSession, query: Any) -> bool:
     """Whether `query` finds a row (it is asked for one at most): a sweep's `due` probe."""
     return (await db.exec(query.limit(1))).first() is not None
+
+
+async def group_label(db: AsyncSession, group_id: str, group: Group | None = None) -> str:
+    """How staff know a group: its customer's name, else its Zalo name, else its id. Pass
+    `group` when it is loaded already."""
+    group = group or await repo.get_group(db, group_id=group_id)
+    customer = await repo.get_customer(db, customer_id=group.customer_id) if group else None
+    return (customer.name if customer else None) or (group.name if group else None) or group_id
 
 
 def is_customer_group(settings: Settings, group_id: str | None) -> bool:

@@ -144,13 +144,6 @@ async def staff_for(db: AsyncSession, roles: list[str] | tuple[str, ...]) -> lis
     return list(dict.fromkeys(people))
 
 
-async def group_label(db: AsyncSession, group_id: str) -> str:
-    """How staff know a group: its customer's name, else its Zalo name, else its id."""
-    group = await repo.get_group(db, group_id=group_id)
-    customer = await repo.get_customer(db, customer_id=group.customer_id) if group else None
-    return (customer.name if customer else None) or (group.name if group else None) or group_id
-
-
 # --- on_event: a customer raises a problem -----------------------------------------------
 
 
@@ -188,7 +181,7 @@ async def on_event(ctx: Context) -> list[Intent]:
         "departments": roles,
         "recipients": recipients,
         "text": (event.text or "")[:MAX_QUOTE],
-        "group_name": await group_label(ctx.db, event.group_id),
+        "group_name": await common.group_label(ctx.db, event.group_id),
         "group_id": event.group_id,
     }
     return _to_department(ctx.settings.zalo_alert_group_id, recipients, context)
@@ -322,7 +315,7 @@ async def _alert(
         "status": incident.status,
         "description": incident.description,
         "departments": list(DEPARTMENTS.get(incident.type, HEAD_ROLES)),
-        "group_name": await group_label(db, incident.group_id),
+        "group_name": await common.group_label(db, incident.group_id),
         "opened_at": incident.opened_at,
         "deadline": incident.deadline,
         "in_group": bool(deps.settings.zalo_alert_group_id),
@@ -345,7 +338,7 @@ async def _unanswered_alert(
         "type": incident.type,
         "description": incident.description,
         "departments": departments,
-        "group_name": await group_label(db, incident.group_id),
+        "group_name": await common.group_label(db, incident.group_id),
         "opened_at": incident.opened_at,
         "respond_by": incident.respond_by,
         "in_group": bool(deps.settings.zalo_alert_group_id),

@@ -418,21 +418,13 @@ async def _violation(
         "severity": severity,
         "staff_name": ctx.sender.name if ctx.sender else ctx.sender_id,
         "role": ctx.role,
-        "group_label": await _group_label(ctx),
+        "group_label": await common.group_label(ctx.db, ctx.event.group_id or "", ctx.group),
         "payment": view(payment) if payment else None,
         "command": detail.get("command"),
         "amount": detail.get("amount"),
         "text": ctx.event.text,
     }
     return common.alert_heads(ctx.settings, heads, "payment_alert", alert)
-
-
-async def _group_label(ctx: Context) -> str:
-    """How the heads know a group: its customer's name, else its Zalo name, else its id."""
-    group = ctx.group
-    customer = await repo.get_customer(ctx.db, customer_id=group.customer_id if group else None)
-    label = (customer.name if customer else None) or (group.name if group else None)
-    return label or ctx.event.group_id or ""
 
 
 async def _audit(ctx: Context, action: str, payment: Payment, **detail: Any) -> None:
@@ -487,15 +479,18 @@ async def sweep(db: AsyncSession, now: datetime, deps: Any) -> list[Intent]:
         step = "escalated_at" if late and payment.escalated_at is None else "reminded_at"
         claimed = await db.exec(
             update(Payment)
-            .where(col(Payment.id) == payment.id, col(getattr(Payment, step)).is_(None))
+            .where(
+                col(Payment.id) == payment.id,
+                col(Payment.status) == "pending",  # not decided meanwhile
+                col(getattr(Payment, step)).is_(None),
+            )
             .values({step: now, **({"reminded_at": now} if step == "escalated_at" else {})})
         )
         if not claimed.rowcount:
             continue
-        group = await db.get(Group, payment.group_id)
         context = {
             "payment": view(payment),
-            "group_name": (group.name if group else None) or payment.group_id,
+            "group_name": await common.group_label(db, payment.group_id),
             "waited_minutes": int((now - payment.requested_at).total_seconds() // 60),
         }
         if step == "reminded_at":

@@ -26,7 +26,7 @@ from bot.commands import split_command
 from bot.events import Kind
 from bot.intents import Intent
 from bot.rules import common
-from bot.rules.incidents import group_label
+from bot.rules.common import group_label
 from bot.text import fold
 from storage import repo
 from storage.models import AuditEntry, Payment, Violation
