@@ -61,7 +61,7 @@ async def _stand_ins(db: AsyncSession, person: Staff, now: datetime) -> list[str
     """The backup when they are here, else the heads who are here (else the admins)."""
     if person.away_backup:
         backup = await repo.get_staff(db, user_id=person.away_backup)
-        if backup and backup.active and not _is_away(backup, now):
+        if backup and backup.active and not is_away(backup, now):
             return [backup.zalo_user_id]
     for roles in (HEADS, ("admin",)):
         people = [p for p in await repo.dm_receivers(db, roles=roles) if p != person.zalo_user_id]
@@ -74,5 +74,6 @@ async def _stand_ins(db: AsyncSession, person: Staff, now: datetime) -> list[str
     return []
 
 
-def _is_away(staff: Staff, now: datetime) -> bool:
+def is_away(staff: Staff, now: datetime) -> bool:
+    """Whether `staff` is away (/vangmat) at `now`."""
     return staff.away_until is not None and staff.away_until > now

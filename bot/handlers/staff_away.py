@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
+from bot.away import is_away
 from bot.commands import ALL_STAFF, UsageError, command
 from bot.context import Context
 from bot.intents import Intent, SendUser
@@ -57,7 +58,7 @@ async def away(ctx: Context, args: AwayArgs) -> list[Intent]:
     me = await repo.get_staff(ctx.db, user_id=ctx.sender_id)
     assert me is not None  # ALL_STAFF
     if not args.words:
-        was = me.away_until is not None and me.away_until > ctx.now
+        was = is_away(me, ctx.now)
         me.away_until, me.away_backup = None, None
         ctx.db.add(me)
         await repo.audit(ctx.db, at=ctx.now, actor_id=ctx.sender_id, action="staff.back")
