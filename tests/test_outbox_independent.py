@@ -74,7 +74,8 @@ async def test_a_hung_group_does_not_hold_up_the_others(bot: Bot) -> None:
     assert await outbox.deliver_due(wait=False) == 3  # three groups started, none waited for
 
     async def others_sent() -> bool:
-        return sorted(zalo.sent) == ["A1", "A2", "B1"]
+        # sent, and their deliveries ended (saving "sent" comes after Zalo took the message)
+        return sorted(zalo.sent) == ["A1", "A2", "B1"] and set(outbox._busy) == {"slow"}
 
     await _until(others_sent, "the other groups delivered")
     await _queue(bot, ("g1", "A3"), ("slow", "S2"))  # new replies while "slow" still hangs
