@@ -25,9 +25,9 @@ migrate: $(STAMP)
 run: migrate
 	$(BIN)/python webhook.py
 
-# A month of realistic activity in the database, for the dashboard (flags: python -m bot.demo -h).
+# A month of realistic activity in the database, for the dashboard (flags: python -m bot demo -h).
 demo: migrate
-	$(BIN)/python -m bot.demo
+	$(BIN)/python -m bot demo
 
 # SQLite first, then PostgreSQL when a server answers on 127.0.0.1:5432.
 test: test-sqlite

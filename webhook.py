@@ -20,12 +20,18 @@ from typing import Any
 from aiohttp import ClientPayloadError, web, web_log
 from aiohttp.typedefs import Handler
 
-from bot import api, quarantine
 from bot import web as pages
-from bot.appkeys import RUNTIME
-from bot.clientip import client_address
-from bot.clock import AdjustableClock, Clock, SystemClock
-from bot.events import (
+from bot.app import api, registry
+from bot.app.keys import RUNTIME
+from bot.app.runtime import build_runtime
+from bot.core.clientip import client_address
+from bot.core.clock import AdjustableClock, Clock, SystemClock
+from bot.core.logsafe import QuietLog, loggable, redact_target
+from bot.features.care.orders import ProductDataError, read_products_csv
+from bot.web.hosts import host_guard
+from bot.web.sim_events import SIM_STATE
+from bot.zalo import quarantine
+from bot.zalo.events import (
     EventError,
     conversation_key,
     dedupe_key,
@@ -33,11 +39,6 @@ from bot.events import (
     load_body,
     verify_signature,
 )
-from bot.logsafe import QuietLog, loggable, redact_target
-from bot.orders import ProductDataError, read_products_csv
-from bot.runtime import build_runtime
-from bot.web.hosts import host_guard
-from bot.web.sim_events import SIM_STATE
 from config.settings import Settings, SettingsError, load_settings
 from storage.staff_file import StaffFileError, read_staff_file
 
@@ -91,7 +92,7 @@ class AccessLogger(web_log.AccessLogger):
     """aiohttp's access log, less the webhook's 200s (formatting a line per event cost as much
     as storing the event, and each stored event gets its own line when it is processed), and
     with secrets taken out: a sign-in link's token, secrets in query strings, and the same in
-    the Referer header (bot/logsafe.py)."""
+    the Referer header (bot/core/logsafe.py)."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         if response.status == 200 and request.path == WEBHOOK_PATH:
@@ -127,7 +128,7 @@ async def zalo_webhook(request: web.Request) -> web.Response:
     Zalo saves a webhook URL only when its check gets a 200 and disables one that keeps
     failing, so everything that is not a storable event is acknowledged with 200 and has no
     effect: an empty body, no event_name, a console sample, a bad or missing signature (kept
-    in the quarantine, bot/quarantine.py), a replayed timestamp. The only other answers: 413
+    in the quarantine, bot/zalo/quarantine.py), a replayed timestamp. The only other answers: 413
     for a body over WEBHOOK_MAX_BYTES, 503 when a good event could not be stored (Zalo
     delivers it again). A correctly signed event is never rate limited.
     """
@@ -301,6 +302,8 @@ def create_app(
     app.router.add_get("/", index)
     api.setup(app)
     pages.setup(app)
+    for setup_page in registry.PAGES:
+        setup_page(app)
     return app
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.requests import classify  # noqa: E402
+from bot.features.sla.requests import classify  # noqa: E402
 from tests.test_requests import corpus  # noqa: E402
 
 

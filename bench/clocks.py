@@ -27,10 +27,10 @@ from sqlalchemy.engine import Engine
 from targets import Target, serve
 from traffic import customer_of
 
-from bot.clock import SystemClock
-from bot.payloads import group_message, signed
-from bot.rules import sla
-from bot.runtime import build_runtime
+from bot.app.runtime import build_runtime
+from bot.core.clock import SystemClock
+from bot.features.sla import rule as sla
+from bot.zalo.payloads import group_message, signed
 from config.settings import LOCAL_APP_ID, LOCAL_OA_SECRET_KEY, load_settings
 from storage.db import sync_url, upgrade
 from storage.models import SlaClock

@@ -1,4 +1,4 @@
-"""Time every report of bot.reports on a big database: SQLite, and PostgreSQL with --pg.
+"""Time every report (bot/features/reports) on a big database: SQLite, and PostgreSQL with --pg.
 
     .venv/bin/python bench/reports_bench.py                 # SQLite, full size
     .venv/bin/python bench/reports_bench.py --pg            # and PostgreSQL (zb_bench)
@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.reports import REPORTS  # noqa: E402
+from bot.features.reports.queries import REPORTS  # noqa: E402
 from storage.db import make_engine, make_sessions, upgrade  # noqa: E402
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

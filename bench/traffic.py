@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bot.payloads import group_message, signed  # noqa: E402
+from bot.zalo.payloads import group_message, signed  # noqa: E402
 from config.settings import LOCAL_APP_ID, LOCAL_OA_SECRET_KEY  # noqa: E402
 
 STAFF = ("1000000000000000001", "1000000000000000002")  # sales in config/staff.csv

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bot.payloads import group_message, signed  # noqa: E402
+from bot.zalo.payloads import group_message, signed  # noqa: E402
 from config.settings import LOCAL_APP_ID, LOCAL_OA_SECRET_KEY, setting_names  # noqa: E402
 
 CUSTOMER = "2000000000000000001"  # not in config/staff.csv: the customer side

@@ -70,7 +70,7 @@ def _timezone(value: str) -> str:
 
 
 def _duration(value: str) -> str:
-    from bot.worktime import WorktimeError, parse_duration
+    from bot.core.worktime import WorktimeError, parse_duration
 
     try:
         parse_duration(value)
@@ -92,7 +92,7 @@ def _non_negative_int(value: str) -> int:
 
 
 def _working_hours(value: str) -> str:
-    from bot.worktime import WorktimeError, parse_working_hours
+    from bot.core.worktime import WorktimeError, parse_working_hours
 
     try:
         parse_working_hours(value)
@@ -116,7 +116,7 @@ ROUND_THE_CLOCK = "mon-sun 00:00-24:00"
 def customer_group_targets(value: str) -> dict[str, tuple[str | None, str | None]]:
     """'vip=5m@24/7,si=15m,le=30m' -> {group: (first-response limit, working hours)}: each
     entry a duration, working hours after '@', or working hours alone ('vip=24/7')."""
-    from bot.worktime import parse_duration, parse_working_hours
+    from bot.core.worktime import parse_duration, parse_working_hours
 
     targets: dict[str, tuple[str | None, str | None]] = {}
     for item in filter(None, (part.strip() for part in value.split(","))):
@@ -136,7 +136,7 @@ def customer_group_targets(value: str) -> dict[str, tuple[str | None, str | None
 
 
 def _customer_group_targets(value: str) -> str:
-    from bot.worktime import WorktimeError
+    from bot.core.worktime import WorktimeError
 
     try:
         customer_group_targets(value)
@@ -164,7 +164,7 @@ def _repeat_limit(value: str) -> str:
 
 
 def _amount(value: str) -> int:
-    from bot.textparse import ParseError, parse_amount
+    from bot.core.textparse import ParseError, parse_amount
 
     try:
         return parse_amount(value)
@@ -296,14 +296,14 @@ class Settings:
 
     def duration(self, name: str) -> timedelta:
         """A duration setting (sla_first_response, incident_resolution, …) as a timedelta."""
-        from bot.worktime import parse_duration
+        from bot.core.worktime import parse_duration
 
         return parse_duration(getattr(self, name))
 
     @property
     def replay_window(self) -> timedelta | None:
         """WEBHOOK_REPLAY_WINDOW as a timedelta; None when off (0 or off)."""
-        from bot.worktime import parse_duration
+        from bot.core.worktime import parse_duration
 
         if self.webhook_replay_window == "off":
             return None

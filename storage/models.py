@@ -41,7 +41,7 @@ class InboxEvent(SQLModel, table=True):
 
 class QuarantinedEvent(SQLModel, table=True):
     """A webhook event whose signature failed: acknowledged (200), never processed while it
-    fails, checked again with the current key at each start and on demand (bot/quarantine.py).
+    fails, checked again with the current key at each start and on demand (bot/zalo/quarantine.py).
     Bounded: WEBHOOK_QUARANTINE_MAX rows, WEBHOOK_QUARANTINE_DAYS days."""
 
     __tablename__ = "webhook_quarantine"
@@ -506,7 +506,7 @@ class LoginToken(SQLModel, table=True):
 
 
 class Erasure(SQLModel, table=True):
-    """A confirmed /xoadulieu, run in short chunks off the command's transaction (bot/privacy.py).
+    """A confirmed /xoadulieu, run in short chunks off the command's transaction (features/privacy).
 
     The row is the progress: the step reached and the counts so far, each saved in the
     transaction of the chunk it counts, so an erasure cut short resumes where it was. One

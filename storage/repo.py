@@ -216,7 +216,7 @@ async def find_staff(
     db: AsyncSession, *, ref: str, fold: Callable[[str], str] = str.casefold
 ) -> Staff | None:
     """A staff member by Zalo user id, or by a unique name compared through `fold` (the bot
-    passes bot.text.fold, so "tran thi binh" finds "Trần Thị Bình")."""
+    passes bot.core.text.fold, so "tran thi binh" finds "Trần Thị Bình")."""
     found = await db.get(Staff, ref.lstrip("@"))
     if found:
         return found

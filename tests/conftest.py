@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.clock import FrozenClock
+from bot.core.clock import FrozenClock
 from config.settings import Settings, load_settings
 from storage.db import SessionFactory, make_engine, make_sessions, upgrade
 from tests.fake_zalo import FakeZalo

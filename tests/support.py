@@ -10,11 +10,11 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import insert, text
 from sqlmodel import col, select
 
-from bot.appkeys import RUNTIME
-from bot.clock import FrozenClock
-from bot.payloads import group_message, lifecycle, signed, user_message
-from bot.runtime import Runtime
+from bot.app.keys import RUNTIME
+from bot.app.runtime import Runtime
+from bot.core.clock import FrozenClock
 from bot.web.sim_events import SIM_STATE
+from bot.zalo.payloads import group_message, lifecycle, signed, user_message
 from config.settings import Settings
 from storage.models import OutboxMessage
 

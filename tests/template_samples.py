@@ -509,8 +509,13 @@ SAMPLES = {
     "sync_started": {"local": False},
     "out_of_hours": {"due": datetime(2026, 11, 24, 8, 15), "weekday": 1, "hour": 8},
     "sla_corrected": {"needs_reply": False, "withdrawn": True, "breached": True},
-    "sla_follow_up": {"group_id": "g", "group_name": "Minh Phát", "promised": "em kiểm tra rồi báo",
-                      "since": "2026-11-23T02:00:00+00:00", "unless_staff_after": "x"},
+    "sla_follow_up": {
+        "group_id": "g",
+        "group_name": "Minh Phát",
+        "promised": "em kiểm tra rồi báo",
+        "since": "2026-11-23T02:00:00+00:00",
+        "unless_staff_after": "x",
+    },
     "event_failed": {"inbox_id": 7, "event_name": "user_send_group_text", "error": "boom"},
     "delivery_failed": {
         "target_kind": "group",

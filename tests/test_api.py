@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import api
+from bot.app import registry
 from tests.support import CUSTOMER, GROUP, SALES
 
 AUTH = {"Authorization": "Bearer test-admin-token"}
@@ -47,7 +47,7 @@ async def test_later_capabilities_extend_the_group_picture(bot, monkeypatch):
     async def sla(db, group):
         return {"sla": {"open": None}}
 
-    monkeypatch.setattr(api, "GROUP_SECTIONS", [sla])
+    monkeypatch.setattr(registry, "GROUP_SECTIONS", [sla])
     await bot.say("hi", sender=CUSTOMER)
     body = await (await bot.client.get(f"/api/groups/{GROUP}", headers=AUTH)).json()
     assert body["sla"] == {"open": None}

@@ -94,8 +94,8 @@ async def test_english(make_bot, settings) -> None:  # type: ignore[no-untyped-d
 
 
 async def test_a_link_for_the_away_person_stays_theirs_beside_a_redirected_alert(bot: Bot) -> None:
-    from bot import away
-    from bot.intents import SendUser
+    from bot.core import standins as away
+    from bot.core.intents import SendUser
 
     await at(bot, vn(2026, 11, 23, 8, 30))
     await bot.dm("/vangmat 25/11 Trần Thị Bình")

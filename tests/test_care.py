@@ -9,11 +9,11 @@ import holidays
 import pytest
 from sqlmodel import select
 
-from bot import care
-from bot.commands import UsageError
-from bot.handlers.care import CareArgs, next_date, parse_care
-from bot.render import LOCALES, Renderer
-from bot.rules.care import gift_messages
+from bot.core.commands import UsageError
+from bot.core.render import LOCALES, Renderer
+from bot.features.care import policy as care
+from bot.features.care.commands import CareArgs, next_date, parse_care
+from bot.features.care.rule import gift_messages
 from storage.models import (
     CareAssignment,
     CareLog,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.payloads import group_message, signed
+from bot.zalo.payloads import group_message, signed
 from config.settings import LOCAL_APP_ID, LOCAL_OA_SECRET_KEY
 from tests.support import SALES
 from tests.test_e2e import free_port, service_env

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
-from bot.clientip import client_address, parse_proxies
-from bot.payloads import group_message, signed
+from bot.core.clientip import client_address, parse_proxies
+from bot.zalo.payloads import group_message, signed
 from tests.support import GROUP, SALES
 
 PROXY = frozenset({"10.0.0.1", "10.0.0.2"})

@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-import bot.handlers  # noqa: F401  (registers the commands)
-from bot.commands import (
+import bot.app.registry  # noqa: F401  (registers the commands)
+from bot.core.commands import (
     ALL_STAFF,
     HEADS,
     REGISTRY,
@@ -19,11 +19,11 @@ from bot.commands import (
     split_command,
     suggest,
 )
-from bot.handlers.basics import parse_help
-from bot.handlers.customer import CustomerArgs, parse_customer
-from bot.handlers.history import DEFAULT_LINES, MAX_LINES, parse_history
-from bot.handlers.interactions import LogArgs, parse_log
-from bot.handlers.staff import StaffArgs, parse_staff
+from bot.features.deals.customer import CustomerArgs, parse_customer
+from bot.features.history.commands import DEFAULT_LINES, MAX_LINES, parse_history
+from bot.features.satisfaction.interactions import LogArgs, parse_log
+from bot.features.staff.basics import parse_help
+from bot.features.staff.commands import StaffArgs, parse_staff
 
 # ------------------------------------------------------------------ split_command
 

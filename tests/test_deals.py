@@ -11,7 +11,7 @@ import pytest
 import respx
 from sqlmodel import select
 
-from bot.rules.deals import transition
+from bot.features.deals.rule import transition
 from storage.models import AuditEntry, Group, Reminder, SlaClock
 from tests.support import ACCOUNTANT, CUSTOMER, GROUP, HEAD, SALES, SALES2, SHIPPING, WAREHOUSE
 

@@ -1,4 +1,4 @@
-"""The demo (bot.demo): a short run through the real pipeline fills what the dashboard shows."""
+"""The demo: a short run through the real pipeline fills what the dashboard shows."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from bot.calendars import Calendars
-from bot.clock import FrozenClock
-from bot.demo import DemoError, before, run_demo, working_days
+from bot.core.calendars import Calendars
+from bot.core.clock import FrozenClock
+from bot.tools.demo import DemoError, before, run_demo, working_days
 from bot.web.core import make_session_cookie
 from config.settings import Settings
 from storage.db import SessionFactory

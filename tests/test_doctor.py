@@ -1,4 +1,4 @@
-"""The connection doctor (issue #16, section 6): `python -m bot.doctor` and /dashboard/zalo.
+"""The connection doctor (issue #16, section 6): `python -m bot doctor` and /dashboard/zalo.
 
 A checklist with ✓/✗ and the fix of each ✗, in Vietnamese (English with LOCALE=en); exit 0
 when every required check passes, 1 otherwise; it works on a fresh database.
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bot.doctor import Doctor, examine, lines, report
+from bot.tools.doctor import Doctor, examine, lines, report
 from tests.conftest import ON_POSTGRESQL
 from tests.fake_zalo import FakeZalo
 from tests.support import ADMIN, GROUP, HEAD, SALES, Bot
@@ -105,7 +105,7 @@ def test_the_command_line_exit_codes_on_a_fresh_database(tmp_path: Path) -> None
     env = service_env(tmp_path, 8080, DATABASE_URL=fresh)
     env["LOCALE"] = "en"
     result = subprocess.run(
-        [sys.executable, "-m", "bot.doctor"],
+        [sys.executable, "-m", "bot", "doctor"],
         cwd=ROOT,
         env={**os.environ, **env},
         capture_output=True,

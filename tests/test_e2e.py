@@ -26,7 +26,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.payloads import group_message, signed
+from bot.zalo.payloads import group_message, signed
 from config.settings import LOCAL_APP_ID, LOCAL_OA_SECRET_KEY, setting_names
 from storage.db import sync_url
 from tests.fake_zalo import FakeZalo, Recorded
@@ -44,7 +44,7 @@ SALES_NAME = "Nguyễn Văn An"
 START_TIMEOUT = 45.0  # one start is ~1 s; a loaded 2-core runner can be much slower
 REPLY_TIMEOUT = 45.0
 STOP_TIMEOUT = 30.0
-LEASE_TIMEOUT = 15.0 + REPLY_TIMEOUT  # bot/outbox.py LEASE, then the usual wait
+LEASE_TIMEOUT = 15.0 + REPLY_TIMEOUT  # bot/core/outbox.py LEASE, then the usual wait
 POLL = 0.05
 
 T = TypeVar("T")

@@ -6,7 +6,14 @@ import hashlib
 
 import pytest
 
-from bot.events import EventError, Kind, classify, expected_signature, parse_event, verify_signature
+from bot.zalo.events import (
+    EventError,
+    Kind,
+    classify,
+    expected_signature,
+    parse_event,
+    verify_signature,
+)
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from bot.payloads import group_message, signed
+from bot.zalo.payloads import group_message, signed
 from storage.db import sync_url
 from tests.fake_zalo import FakeZalo
 from tests.support import SALES
@@ -65,8 +65,8 @@ LEASE = 4.0  # seconds: long enough for any send here, short enough to wait for
 HELD = 1.5  # the fake answers the sends under way at the kill this late
 IDLE_TIMEOUT = 90.0
 LAUNCH = (
-    "import datetime, os, runpy, bot.outbox;"
-    "bot.outbox.LEASE = datetime.timedelta(seconds=float(os.environ['TEST_OUTBOX_LEASE']));"
+    "import datetime, os, runpy, bot.core.outbox;"
+    "bot.core.outbox.LEASE = datetime.timedelta(seconds=float(os.environ['TEST_OUTBOX_LEASE']));"
     "runpy.run_path('webhook.py', run_name='__main__')"
 )
 ROOT = Path(__file__).resolve().parent.parent

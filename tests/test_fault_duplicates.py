@@ -19,8 +19,8 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from bot.clock import FrozenClock
-from bot.payloads import signed
+from bot.core.clock import FrozenClock
+from bot.zalo.payloads import signed
 from config.settings import Settings
 from storage.models import InboxEvent, Interaction, OutboxMessage
 from tests.fake_zalo import FakeZalo

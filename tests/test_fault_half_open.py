@@ -21,8 +21,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 import tests.test_fault_database as fault_db
-from bot import inbox as inbox_module
-from bot import worker
+from bot.core import inbox as inbox_module
+from bot.core import worker
 from storage.db import PG_CONNECT_ARGS
 from tests.conftest import ON_POSTGRESQL
 from tests.support import Bot
@@ -154,7 +154,7 @@ def test_a_failing_worker_backs_off_and_logs_a_line_a_minute(
     now = [0.0]
     failures = worker.Failures("inbox", monotonic=lambda: now[0])
     pauses = []
-    with caplog.at_level(logging.DEBUG, logger="bot.worker"):
+    with caplog.at_level(logging.DEBUG, logger="bot.core.worker"):
         for _ in range(200):  # 200 failures in a row, a second apart
             pauses.append(failures.failed(ConnectionError("the database went away")))
             now[0] += 1.0

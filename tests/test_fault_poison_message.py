@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-from bot.payloads import group_message, signed
+from bot.zalo.payloads import group_message, signed
 from config.settings import LOCAL_APP_ID, LOCAL_OA_SECRET_KEY
 from storage.db import sync_url
 from tests.support import CUSTOMER, SALES

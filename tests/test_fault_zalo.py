@@ -20,8 +20,8 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
-from bot.clock import FrozenClock
-from bot.outbox import MAX_ATTEMPTS
+from bot.core.clock import FrozenClock
+from bot.core.outbox import MAX_ATTEMPTS
 from config.settings import Settings
 from storage.models import OutboxMessage
 from tests.fake_zalo import FakeZalo
@@ -32,7 +32,7 @@ GROUPS = ("fault-group-a", "fault-group-b", "fault-group-c")
 PER_GROUP = 5
 CLIENT_TIMEOUT = 0.3  # seconds; a held answer takes longer, so the bot's call times out
 HELD = 0.8
-LONGEST_BACKOFF = timedelta(minutes=10)  # bot/outbox.py backoff() is capped there
+LONGEST_BACKOFF = timedelta(minutes=10)  # bot/core/outbox.py backoff() is capped there
 WAIT = 30.0
 
 

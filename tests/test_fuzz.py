@@ -18,11 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
-import bot.handlers  # noqa: F401  (registers the commands)
-from bot.commands import REGISTRY, UsageError, lookup, split_command, suggest
-from bot.events import EventError, ZaloEvent, dedupe_key, load_body, parse_event, verify_signature
-from bot.render import vnd
-from bot.textparse import (
+import bot.app.registry  # noqa: F401  (registers the commands)
+from bot.core.commands import REGISTRY, UsageError, lookup, split_command, suggest
+from bot.core.render import vnd
+from bot.core.textparse import (
     MAX_AMOUNT,
     ParseError,
     find_amount,
@@ -30,6 +29,14 @@ from bot.textparse import (
     parse_date,
     parse_time,
     parse_when,
+)
+from bot.zalo.events import (
+    EventError,
+    ZaloEvent,
+    dedupe_key,
+    load_body,
+    parse_event,
+    verify_signature,
 )
 from storage.models import CommandRun, InboxEvent
 from tests.conftest import START
@@ -221,7 +228,7 @@ async def _post(bot: Bot, raw: bytes, sign: bool) -> int:
 
 def _signed_as_is(bot: Bot, raw: bytes, body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     """Sign the exact bytes (not a re-serialisation) with the body's own timestamp."""
-    from bot.events import expected_signature
+    from bot.zalo.events import expected_signature
 
     settings_ = bot.settings
     stamp = str(body.get("timestamp", ""))

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from bot import commands
-from bot.commands import REGISTRY, _key, lookup
-from bot.payloads import user_message
-from bot.zalo_client import MAX_TEXT
+from bot.core import commands
+from bot.core.commands import REGISTRY, _key, lookup
+from bot.zalo.client import MAX_TEXT
+from bot.zalo.payloads import user_message
 from storage import repo
 from storage.models import (
     AuditEntry,

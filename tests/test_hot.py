@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, insert
 from sqlmodel import select
 
-from bot.rules import sla
+from bot.features.sla import rule as sla
 from storage import hot
 from storage.db import SessionFactory, make_read_sessions
 from storage.models import SlaClock, SlaEvent

@@ -17,8 +17,8 @@ import psycopg
 from sqlalchemy import event as sa_event
 from sqlmodel import select
 
-from bot.dispatch import process_event
-from bot.events import parse_event
+from bot.core.dispatch import process_event
+from bot.zalo.events import parse_event
 from storage.models import GroupMember, Message, Rating, SlaClock, SlaEvent, Staff
 from tests.support import CUSTOMER, GROUP, HEAD, SALES, SALES2
 

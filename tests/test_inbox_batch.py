@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import col, select
 
-from bot import inbox
-from bot.events import ZaloEvent
+from bot.core import inbox
+from bot.zalo.events import ZaloEvent
 from storage.models import InboxEvent, Interaction
 from tests.conftest import ON_POSTGRESQL
 from tests.support import Bot

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from bot import inbox
+from bot.core import inbox
 from storage.models import InboxEvent
 from tests.conftest import START
 from tests.support import Bot, insert_analyzed

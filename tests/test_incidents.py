@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from bot import api
-from bot.commands import UsageError
-from bot.handlers.incidents import parse_issue, parse_progress, parse_resolve
-from bot.render import LOCALES, Renderer
-from bot.rules import incidents
-from bot.rules.incidents import detect, detect_all
+from bot.app import registry
+from bot.core.commands import UsageError
+from bot.core.render import LOCALES, Renderer
+from bot.features.incidents import rule as incidents
+from bot.features.incidents.commands import parse_issue, parse_progress, parse_resolve
+from bot.features.incidents.rule import detect, detect_all
 from storage.models import AuditEntry, Incident
 from tests.support import (
     ACCOUNTANT,
@@ -423,7 +423,7 @@ async def test_detection_goes_into_the_alert_group_mentioning_the_department(mak
 
 
 async def test_api_shows_the_groups_incidents(bot, monkeypatch):
-    monkeypatch.setattr(api, "GROUP_SECTIONS", [incidents.api_section])
+    monkeypatch.setattr(registry, "GROUP_SECTIONS", [incidents.api_section])
     await bot.say("/suco hong Vỡ 3 chai")
     await bot.say("/xuly 1 Đã đổi")
     await bot.say("/suco giaocham Chưa tới")

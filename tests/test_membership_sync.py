@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.rules import membership
+from bot.core import membership
 from storage.models import Group, GroupMember, OutboxMessage
 from tests.fake_zalo import FakeZalo
 from tests.support import ADMIN, CUSTOMER, GROUP, HEAD, SALES, WAREHOUSE, Bot

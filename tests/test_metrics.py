@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from bot.payloads import signed
-from bot.token_store import DbTokenStore
-from bot.tokens import TokenPair
+from bot.zalo.payloads import signed
+from bot.zalo.token_store import DbTokenStore
+from bot.zalo.tokens import TokenPair
 from tests.support import CUSTOMER
 
 SAMPLE = re.compile(r'^(\w+)(?:\{(\w+)="([^"]*)"\})? (-?[0-9.e+]+)$')
@@ -111,13 +111,13 @@ async def test_the_index_points_to_metrics(bot):
 
 
 async def test_one_key_value_log_line_per_processed_event(bot, caplog):
-    caplog.set_level("INFO", logger="bot.inbox")
+    caplog.set_level("INFO", logger="bot.core.inbox")
     good = bot.message("Số điện thoại 0987654321")
     bad = bot.message("hi")
     del bad["message"]["msg_id"]
     await bot.post(good)
     await bot.post(bad)
-    lines = [r.getMessage() for r in caplog.records if r.name == "bot.inbox"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.core.inbox"]
     assert len(lines) == 2
     done, invalid = lines
     msg_id = good["message"]["msg_id"]

@@ -20,7 +20,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from bot import openapi
+from bot.app import openapi
 from tests.support import CUSTOMER, SALES2, Bot
 
 AUTH = {"Authorization": "Bearer test-admin-token"}

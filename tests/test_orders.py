@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import col, select
 
-from bot import orders
-from bot.commands import UsageError
-from bot.handlers.orders import ItemArg, NewOrderArgs, parse_order
-from bot.render import LOCALES, Renderer
+from bot.core.commands import UsageError
+from bot.core.render import LOCALES, Renderer
+from bot.features.care import orders
+from bot.features.care.order_commands import ItemArg, NewOrderArgs, parse_order
 from storage.models import Customer, Group, Order, OrderItem, Product
 from tests.support import CUSTOMER, GROUP, WAREHOUSE
 

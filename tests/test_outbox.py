@@ -8,7 +8,7 @@ import httpx
 import pytest
 import respx
 
-from bot.outbox import backoff, split_text
+from bot.core.outbox import backoff, split_text
 from tests.support import GROUP, HEAD, SALES
 
 API = "https://openapi.zalo.me"

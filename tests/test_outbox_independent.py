@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from bot import outbox as outbox_module
+from bot.core import outbox as outbox_module
 from storage.models import OutboxMessage
 from tests.support import Bot
 

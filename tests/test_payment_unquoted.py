@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import col, select
 
-from bot.rules.payment_gate import read_bare, waits_for
+from bot.features.payments.rule import read_bare, waits_for
 from storage.models import Payment
 from tests.support import ACCOUNTANT, CHIEF, HEAD, SALES, Bot
 

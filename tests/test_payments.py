@@ -8,9 +8,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import col, select
 
-from bot import api
-from bot.commands import UsageError
-from bot.handlers.payments import (
+from bot.app import registry
+from bot.core.commands import UsageError
+from bot.core.render import LOCALES, Renderer
+from bot.features.payments import rule as payment_gate
+from bot.features.payments.commands import (
     CreditArgs,
     DecideArgs,
     OrderArgs,
@@ -21,9 +23,7 @@ from bot.handlers.payments import (
     parse_pay,
     parse_reject,
 )
-from bot.render import LOCALES, Renderer
-from bot.rules import payment_gate
-from bot.rules.payment_gate import (
+from bot.features.payments.rule import (
     Decision,
     Outcome,
     PaymentState,
@@ -696,7 +696,7 @@ async def test_payments_lists_the_group_requests(bot):
 
 
 async def test_the_api_shows_the_group_payments(bot, monkeypatch):
-    monkeypatch.setattr(api, "GROUP_SECTIONS", [payment_gate.api_section])
+    monkeypatch.setattr(registry, "GROUP_SECTIONS", [payment_gate.api_section])
     await bot.say("/thanhtoan 50tr", sender=SALES)
     await bot.say("/tuchoi 1 sai số tiền", sender=ACCOUNTANT)
     response = await bot.client.get(

@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from bot import inbox, inbox_admin, rules
-from bot.context import Context
+from bot.core import inbox
+from bot.core.context import Context
+from bot.tools import inbox as inbox_admin
 from storage.models import AuditEntry, InboxEvent, Interaction
 from tests.support import GROUP, Bot
 
@@ -38,9 +39,10 @@ async def _notes(bot: Bot) -> list[str]:
         return list((await db.exec(select(Interaction.note).order_by(col(Interaction.id)))).all())
 
 
-def _poisoned(monkeypatch: pytest.MonkeyPatch, behaviour: Any) -> None:
+def _poisoned(bot: Bot, monkeypatch: pytest.MonkeyPatch, behaviour: Any) -> None:
     """Events whose text contains "POISON" get `behaviour` from the first rule."""
-    real = rules.RULES[0].on_event
+    rules = bot.runtime.inbox.deps.rules
+    real = rules[0].on_event
 
     assert real is not None
 
@@ -49,8 +51,8 @@ def _poisoned(monkeypatch: pytest.MonkeyPatch, behaviour: Any) -> None:
             await behaviour()
         return await real(ctx)
 
-    patched = [replace(rules.RULES[0], on_event=on_event), *rules.RULES[1:]]
-    monkeypatch.setattr(rules, "RULES", patched)
+    patched = (replace(rules[0], on_event=on_event), *rules[1:])
+    monkeypatch.setattr(bot.runtime.inbox, "deps", replace(bot.runtime.inbox.deps, rules=patched))
 
 
 async def _raises() -> None:
@@ -60,7 +62,7 @@ async def _raises() -> None:
 async def test_an_event_that_always_fails_is_set_aside_and_the_others_go_on(
     bot: Bot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _poisoned(monkeypatch, _raises)
+    _poisoned(bot, monkeypatch, _raises)
     await bot.post(bot.message("/ghichu goi trước"), drain=False)
     await bot.post(bot.message("/ghichu goi POISON"), drain=False)
     await bot.post(bot.message("/ghichu goi sau, cùng nhóm"), drain=False)
@@ -74,17 +76,17 @@ async def test_an_event_that_always_fails_is_set_aside_and_the_others_go_on(
     assert await _notes(bot) == ["trước", "sau, cùng nhóm", "nhóm khác"]
     notices = [r for r in await bot.outbox() if f"#{rows[1].id}" in r.text]
     assert len(notices) == 1  # told once, 1:1 to the admin (no alert group is set)
-    assert notices[0].target_kind == "user" and "python -m bot.inbox retry" in notices[0].text
+    assert notices[0].target_kind == "user" and "python -m bot inbox retry" in notices[0].text
 
 
 async def test_the_failure_notice_goes_to_the_alert_group_when_there_is_one(
     make_bot: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bot = await make_bot(settings.replace(zalo_alert_group_id="alerts-1"))
-    _poisoned(monkeypatch, _raises)
+    _poisoned(bot, monkeypatch, _raises)
     await bot.post(bot.message("/ghichu goi POISON"), drain=False)
     await bot.runtime.inbox.process_pending()
-    notices = [r for r in await bot.outbox() if "python -m bot.inbox retry" in r.text]
+    notices = [r for r in await bot.outbox() if "python -m bot inbox retry" in r.text]
     assert [(r.target_kind, r.target_id) for r in notices] == [("group", "alerts-1")]
 
 
@@ -93,7 +95,7 @@ async def test_an_event_waiting_past_its_time_budget_is_given_up(
 ) -> None:
     """The watchdog: a step that waits (here for ever) is cancelled at the budget."""
     monkeypatch.setattr(bot.runtime.inbox, "_budget", 0.05)
-    _poisoned(monkeypatch, asyncio.Event().wait)
+    _poisoned(bot, monkeypatch, asyncio.Event().wait)
     await bot.post(bot.message("/ghichu goi POISON"), drain=False)
     await bot.post(bot.message("/ghichu goi sau"), drain=False)
     await bot.runtime.inbox.process_pending()
@@ -112,7 +114,7 @@ async def test_a_step_that_runs_past_the_budget_is_caught_between_steps(
         while time.monotonic() < until:  # CPU work that never yields to the watchdog
             pass
 
-    _poisoned(monkeypatch, busy)
+    _poisoned(bot, monkeypatch, busy)
     await bot.post(bot.message("/ghichu goi POISON"), drain=False)
     await bot.runtime.inbox.process_pending()
     (row,) = await _rows(bot)
@@ -153,7 +155,7 @@ async def test_after_a_start_an_event_that_killed_the_process_each_time_is_set_a
 async def test_an_admin_retries_a_failed_event_after_the_fix(
     bot: Bot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _poisoned(monkeypatch, _raises)
+    _poisoned(bot, monkeypatch, _raises)
     await bot.post(bot.message("/ghichu goi POISON sửa rồi"), drain=False)
     await bot.runtime.inbox.process_pending()
     (row,) = await _rows(bot)
@@ -177,7 +179,7 @@ async def test_an_admin_retries_a_failed_event_after_the_fix(
 async def test_the_command_line_lists_and_retries(
     bot: Bot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _poisoned(monkeypatch, _raises)
+    _poisoned(bot, monkeypatch, _raises)
     await bot.post(bot.message("/ghichu goi POISON"), drain=False)
     await bot.runtime.inbox.process_pending()
     (row,) = await _rows(bot)
@@ -198,7 +200,7 @@ async def test_the_dashboard_shows_failed_events_to_admins_with_a_retry_button(
     from tests.support import ADMIN, HEAD
     from tests.test_web_directory import sign_in
 
-    _poisoned(monkeypatch, _raises)
+    _poisoned(bot, monkeypatch, _raises)
     await bot.post(bot.message("/ghichu goi POISON"), drain=False)
     await bot.runtime.inbox.process_pending()
     (row,) = await _rows(bot)

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from bot.render import LOCALES, Renderer
-from bot.rules.policy_guard import promises
+from bot.core.render import LOCALES, Renderer
+from bot.features.policy.rule import promises
 from storage import repo
 from storage.models import AuditEntry, Payment, Violation
 from tests.support import ADMIN, CUSTOMER, GROUP, HEAD, SALES

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import event, insert
 from sqlmodel import SQLModel, col, select
 
-from bot import privacy
-from bot.handlers.privacy import EraseArgs, parse_erase, parse_target
+from bot.features.privacy import erasure as privacy
+from bot.features.privacy.commands import EraseArgs, parse_erase, parse_target
 from bot.web.core import make_session_cookie
 from storage.models import AuditEntry, Customer, Erasure, InboxEvent, Message, Payment
 from tests.conftest import ADMIN_TOKEN
@@ -430,7 +430,7 @@ async def test_while_an_erasure_runs_another_request_for_the_group_answers_nothi
     ],
 )
 def test_parse_erase(raw, args):
-    from bot.commands import UsageError
+    from bot.core.commands import UsageError
 
     if args is None:
         with pytest.raises(UsageError):

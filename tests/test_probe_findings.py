@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bot import passwd
-from bot.api_reports import safe_cell
-from bot.logsafe import QuietLog, loggable, redact_target
-from bot.payloads import signed
+from bot.core.logsafe import QuietLog, loggable, redact_target
+from bot.features.reports.api import safe_cell
+from bot.tools import passwd
+from bot.zalo.payloads import signed
 from tests.support import ADMIN, Bot
 from tests.test_web_auth import form_token, give_password
 from webhook import AccessLogger, create_app
@@ -217,8 +217,8 @@ async def test_report_csvs_carry_no_live_formula_and_open_as_utf8_in_excel(bot: 
     ids=["ghichu", "suco", "unknown", "bangiao", "mentions"],
 )
 async def test_a_long_argument_never_floods_the_group(bot: Bot, typed: str) -> None:
-    from bot.outbox import MAX_PIECES
-    from bot.render import MAX_QUOTE
+    from bot.core.outbox import MAX_PIECES
+    from bot.core.render import MAX_QUOTE
 
     await bot.say(typed)
     rows = await bot.outbox()

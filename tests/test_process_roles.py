@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.runtime import WORKER_POLL_SECONDS, inbox_poll_seconds
+from bot.app.runtime import WORKER_POLL_SECONDS, inbox_poll_seconds
 from config.settings import Settings, SettingsError, load_settings
 from storage.models import InboxEvent
 from tests.conftest import ON_POSTGRESQL
@@ -85,7 +85,7 @@ def test_a_bad_role_names_the_setting_in_one_line(value: str) -> None:
 async def test_on_postgresql_a_worker_is_woken_by_the_store_not_by_its_poll(
     make_bot: MakeBot, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("bot.runtime.WORKER_POLL_SECONDS", 3600.0)  # a poll would come too late
+    monkeypatch.setattr("bot.app.runtime.WORKER_POLL_SECONDS", 3600.0)  # a poll would come too late
     back = await make_bot(settings.replace(process_role="worker"), workers=True)
     front = await _webhook_bot(make_bot, settings)
     await asyncio.sleep(0.5)  # the worker's first pass is over; it now sleeps until woken

@@ -17,12 +17,23 @@ from typing import Any
 
 import pytest
 
-import bot.handlers  # noqa: F401  (registers the commands)
-from bot import requests
-from bot.commands import REGISTRY, UsageError, lookup, split_command, suggest
-from bot.rules import incidents, payment_gate, policy_guard, satisfaction, sla
-from bot.textparse import ParseError, find_amount, parse_amount, parse_date, parse_time, parse_when
-from bot.worktime import WorktimeError, parse_duration, parse_working_hours
+import bot.app.registry  # noqa: F401  (registers the commands)
+from bot.core.commands import REGISTRY, UsageError, lookup, split_command, suggest
+from bot.core.textparse import (
+    ParseError,
+    find_amount,
+    parse_amount,
+    parse_date,
+    parse_time,
+    parse_when,
+)
+from bot.core.worktime import WorktimeError, parse_duration, parse_working_hours
+from bot.features.incidents import rule as incidents
+from bot.features.payments import rule as payment_gate
+from bot.features.policy import rule as policy_guard
+from bot.features.satisfaction import rule as satisfaction
+from bot.features.sla import requests
+from bot.features.sla import rule as sla
 
 LIMIT_SECONDS = 0.05
 LONGEST = 10_000

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from bot.commands import UsageError
-from bot.reasons import reason_text
-from bot.render import labels
-from bot.textparse import ParseError, parse_amount
-from bot.worktime import WorktimeError, parse_working_hours
+from bot.core.commands import UsageError
+from bot.core.reasons import reason_text
+from bot.core.render import labels
+from bot.core.textparse import ParseError, parse_amount
+from bot.core.worktime import WorktimeError, parse_working_hours
 from tests.support import SALES, Bot
 
 ROOT = Path(__file__).resolve().parent.parent

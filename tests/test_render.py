@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.render import LOCALES, TEMPLATES, Renderer, escape_mentions, labels, vnd
+from bot.core.render import LOCALES, TEMPLATES, Renderer, escape_mentions, labels, vnd
 from tests.template_samples import SAMPLES
 
 renderer = Renderer(ZoneInfo("Asia/Ho_Chi_Minh"))
@@ -23,8 +23,8 @@ def test_every_template_renders_in_every_language(locale, name):
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_labels_cover_every_command(locale):
-    import bot.handlers  # noqa: F401
-    from bot.commands import REGISTRY
+    import bot.app.registry  # noqa: F401  (registers the commands)
+    from bot.core.commands import REGISTRY
 
     for name in REGISTRY:
         entry = labels(locale)["commands"][name]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot import reports
+from bot.features.reports import queries as reports
 from storage.models import Customer, Group, Payment, SlaClock
 from tests.support import ACCOUNTANT, CHIEF, SALES, SALES2
 from tests.test_reports import AUTH, NOVEMBER, VN

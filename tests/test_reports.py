@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from bot import reports
-from bot.render import Renderer
-from bot.schedules import JOBS
+from bot.core.render import Renderer
+from bot.core.schedules import JOBS
+from bot.features.reports import queries as reports
 from storage.models import (
     CareLog,
     Customer,
@@ -382,7 +382,7 @@ async def test_report_is_for_heads_and_checks_the_period(month):
     [("", "day"), ("ngày", "day"), ("Tuần", "week"), ("thang", "month"), ("week", "week")],
 )
 def test_parse_report(raw, period):
-    from bot.handlers.reports import parse_report
+    from bot.features.reports.commands import parse_report
 
     assert parse_report(raw) == period
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from bot.requests import classify
-from bot.text import fold
+from bot.core.text import fold
+from bot.features.sla.requests import classify
 from storage.models import SlaEvent
 from tests.support import CUSTOMER, Bot
 

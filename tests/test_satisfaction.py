@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from bot.render import LOCALES, Renderer
-from bot.rules.satisfaction import find_score, read_score
+from bot.core.render import LOCALES, Renderer
+from bot.features.satisfaction.rule import find_score, read_score
 from storage.models import AuditEntry, Order, Rating
 from tests.support import CUSTOMER, GROUP, HEAD, SALES, WAREHOUSE
 
@@ -156,7 +156,11 @@ async def test_a_bare_score_is_stored_and_thanked(bot):
     await later(bot, 5)
     await bot.say("5", sender=CUSTOMER)
     [rating] = await rows(bot, Rating)
-    assert (rating.score, rating.answered_by, rating.answered_at) == (5, CUSTOMER, bot.clock.now())
+    assert (rating.score, rating.answered_by, rating.answered_at) == (
+        5,
+        CUSTOMER,
+        bot.clock.now(),
+    )
     [thanks] = await bot.outbox(purpose="rating_thanks")
     assert thanks.target_id == GROUP and "5/5" in thanks.text
     assert await bot.outbox(purpose="rating_low") == []

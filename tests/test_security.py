@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from bot.payloads import signed
+from bot.zalo.payloads import signed
 from config.settings import SettingsError, load_settings
 from storage.models import InboxEvent, QuarantinedEvent
 from webhook import RATE_LIMITER, RateLimiter

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from bot.payloads import signed
 from bot.web.hosts import allowed_hosts, host_name
 from bot.web.sim_events import SIM_STATE
+from bot.zalo.payloads import signed
 from tests.support import ADMIN, SALES
 from webhook import _banner
 

@@ -66,7 +66,7 @@ async def test_a_correction_needs_a_reply_to_a_customer_message_and_a_head(bot: 
 async def test_the_digest_counts_the_corrections(bot: Bot) -> None:
     from datetime import timedelta
 
-    from bot.reports import digest_context
+    from bot.features.reports.queries import digest_context
 
     await setup_group(bot, vn(2026, 11, 23, 9, 0))
     await at(bot, vn(2026, 11, 23, 9, 0))

@@ -165,7 +165,7 @@ async def test_the_acknowledgement_is_english_with_locale_en(make_bot: Any, sett
     ],
 )
 def test_what_promises_a_later_answer(answer: str, promises: bool) -> None:
-    from bot.requests import promises_later
+    from bot.features.sla.requests import promises_later
 
     assert promises_later(answer) is promises
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import event
 
-from bot import rules
+from bot.app import registry
 from storage.db import READ_ONLY
 from storage.models import OutboxMessage
 from tests.support import CUSTOMER, SALES
@@ -98,6 +98,6 @@ async def test_a_message_waiting_for_its_retry_takes_no_write_lock_until_it_is_d
 
 def test_every_rule_with_a_sweep_has_a_probe():
     """A rule without one is swept (write lock) on every tick: give it a `due`."""
-    for rule in rules.RULES:
+    for rule in registry.RULES:
         if rule.sweep is not None:
             assert rule.due is not None, rule.name

@@ -1,4 +1,4 @@
-"""Tests for bot.textparse: amounts, dates and times as typed in Vietnamese chat."""
+"""Tests for bot.core.textparse: amounts, dates and times as typed in Vietnamese chat."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.textparse import (
+from bot.core.textparse import (
     ParseError,
     find_amount,
     parse_amount,

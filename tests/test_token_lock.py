@@ -17,10 +17,10 @@ import pytest
 import respx
 from sqlalchemy import text
 
-from bot.clock import FrozenClock
-from bot.token_store import DbTokenStore, advisory_key
-from bot.tokens import TokenManager, TokenPair
-from bot.zalo_client import ZaloAuthError
+from bot.core.clock import FrozenClock
+from bot.zalo.client import ZaloAuthError
+from bot.zalo.token_store import DbTokenStore, advisory_key
+from bot.zalo.tokens import TokenManager, TokenPair
 from storage.db import SessionFactory, make_engine, make_sessions
 from tests.conftest import ON_POSTGRESQL, START
 from tests.test_tokens import OAUTH, TOKEN_URL, granted, refused

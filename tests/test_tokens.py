@@ -13,10 +13,10 @@ import pytest
 import respx
 from sqlmodel import select
 
-from bot.clock import FrozenClock
-from bot.token_store import DbTokenStore
-from bot.tokens import REFRESH_MARGIN, TokenManager, TokenPair
-from bot.zalo_client import ZaloAuthError, ZaloHTTPError
+from bot.core.clock import FrozenClock
+from bot.zalo.client import ZaloAuthError, ZaloHTTPError
+from bot.zalo.token_store import DbTokenStore
+from bot.zalo.tokens import REFRESH_MARGIN, TokenManager, TokenPair
 from storage.db import SessionFactory
 from storage.models import ZaloToken
 from tests.conftest import START

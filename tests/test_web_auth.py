@@ -14,7 +14,7 @@ import re
 import pytest
 from sqlmodel import col, select
 
-from bot import passwd
+from bot.tools import passwd
 from bot.web import core
 from bot.web.auth import safe_next
 from storage import repo

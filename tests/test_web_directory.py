@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlmodel import col, select
 
-from bot import passwd
+from bot.tools import passwd
 from bot.web import core
 from storage import repo
 from storage.models import AuditEntry, Staff

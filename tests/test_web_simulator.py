@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from bot.clock import AdjustableClock, SystemClock
-from bot.events import load_body
-from bot.payloads import signed
+from bot.core.clock import AdjustableClock, SystemClock
 from bot.web.sim_data import left_label, offset_label, text_parts
 from bot.web.sim_events import SIM_STATE
+from bot.zalo.events import load_body
+from bot.zalo.payloads import signed
 from storage import repo
 from storage.models import InboxEvent
 from tests.conftest import START

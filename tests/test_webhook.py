@@ -6,7 +6,7 @@ import json
 
 from sqlmodel import select
 
-from bot.payloads import signed
+from bot.zalo.payloads import signed
 from storage.models import InboxEvent, Message, QuarantinedEvent
 from tests.support import CUSTOMER, GROUP, SALES
 

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot import quarantine
-from bot.payloads import signed, user_message
+from bot.tools import quarantine as quarantine_tool
+from bot.zalo import quarantine
+from bot.zalo.payloads import signed, user_message
 from storage.models import InboxEvent, Interaction, QuarantinedEvent
 from tests.support import SALES, Bot
 
@@ -120,7 +121,7 @@ async def test_the_command_line_rechecks_on_demand(
         "WEBHOOK_QUARANTINE_DAYS": "60",  # the test's frozen clock is weeks behind the real one
     }.items():
         monkeypatch.setenv(name, value)
-    assert await asyncio.to_thread(quarantine.main, ["recheck"]) == 0
+    assert await asyncio.to_thread(quarantine_tool.main, ["recheck"]) == 0
     assert "1 now verify" in capsys.readouterr().out
     assert len(await _inbox(wrong)) == 1 and await _kept(wrong) == []
 
@@ -192,7 +193,10 @@ async def test_forty_signed_events_at_once_under_a_limit_of_five_are_all_taken(
     bot = await make_bot(settings.replace(webhook_rate_limit=5))
     bodies = [
         user_message(
-            user_id=SALES, text=f"tin {n}", at=bot.clock.now(), app_id=bot.settings.signing_app_id
+            user_id=SALES,
+            text=f"tin {n}",
+            at=bot.clock.now(),
+            app_id=bot.settings.signing_app_id,
         )
         for n in range(40)
     ]

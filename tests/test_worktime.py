@@ -1,4 +1,4 @@
-"""Tests for bot.worktime: parsing, holidays (installed `holidays` VN data) and SLA arithmetic."""
+"""bot.core.worktime: parsing, holidays (installed `holidays` VN data) and SLA arithmetic."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.worktime import (
+from bot.core.worktime import (
     DEFAULT_HOURS_SPEC,
     Calendar,
     WorkingHours,

@@ -11,10 +11,8 @@ import httpx
 import pytest
 import respx
 
-from bot.clock import FrozenClock
-from bot.token_store import DbTokenStore
-from bot.tokens import TokenManager, TokenPair
-from bot.zalo_client import (
+from bot.core.clock import FrozenClock
+from bot.zalo.client import (
     MAX_TEXT,
     ZaloAPIError,
     ZaloAuthError,
@@ -22,6 +20,8 @@ from bot.zalo_client import (
     ZaloHTTPError,
     is_permanent,
 )
+from bot.zalo.token_store import DbTokenStore
+from bot.zalo.tokens import TokenManager, TokenPair
 from storage.db import SessionFactory
 from tests.conftest import START
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from bot.events import Kind, dedupe_key, parse_event
+from bot.zalo.events import Kind, dedupe_key, parse_event
 from storage.models import GroupMember, InboxEvent, Interaction, Message
 from tests.support import ACCOUNTANT, CUSTOMER, GROUP, HEAD, SALES, Bot
 

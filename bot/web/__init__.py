@@ -1,6 +1,7 @@
 """The web pages: the dashboard for staff (signed in) and the simulator (local mode only).
 
-Each module adds its routes in `setup(app)`; `bot.web.core` holds what they share.
+Each module adds its routes in `setup(app)` and is switched on in bot/app/registry.py (PAGES);
+`bot.web.core` holds what they share.
 """
 
 from __future__ import annotations
@@ -32,21 +33,7 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
 
 
 def setup(app: web.Application) -> None:
-    from bot.web import (
-        auth,
-        connection,
-        directory,
-        exports,
-        groups,
-        overview,
-        reports,
-        simulator,
-        staff,
-    )
-
+    """What every page shares: the security headers and /static. The pages themselves are
+    listed in bot/app/registry.py (PAGES)."""
     app.on_response_prepare.append(security_headers)
     app.router.add_static("/static", HERE / "static", name="static")
-    for module in (
-        auth, overview, groups, staff, directory, connection, reports, exports, simulator,
-    ):  # fmt: skip
-        module.setup(app)

@@ -30,11 +30,11 @@ from aiohttp import web
 from sqlalchemy import delete
 from sqlmodel import col, select
 
-from bot.appkeys import RUNTIME
-from bot.clientip import client_address
-from bot.handlers.login import token_hash
-from bot.logsafe import loggable
-from bot.passwd import burn_time, verify_password
+from bot.app.keys import RUNTIME
+from bot.core.clientip import client_address
+from bot.core.logsafe import loggable
+from bot.features.staff.login import token_hash
+from bot.tools.passwd import burn_time, verify_password
 from bot.web.core import (
     check_csrf,
     current_viewer,

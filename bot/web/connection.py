@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.doctor import examine
+from bot.tools.doctor import examine
 from bot.web.core import Viewer, page, render, runtime_of
 
 
 @page(roles=frozenset({"admin"}))
 async def connection(request: web.Request, viewer: Viewer) -> web.StreamResponse:
-    """Every check of `python -m bot.doctor`, run now, with the fix of each failed one."""
+    """Every check of `python -m bot doctor`, run now, with the fix of each failed one."""
     found = await examine(runtime_of(request))
     passed = all(line.ok for line in found if line.required)
     return render(

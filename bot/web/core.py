@@ -19,17 +19,19 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import jinja2
 from aiohttp import web
 
-from bot.appkeys import RUNTIME
-from bot.render import vnd
-from bot.runtime import Runtime
+from bot.app.keys import RUNTIME
+from bot.core.render import vnd
 from storage import repo
 from storage.models import Staff
+
+if TYPE_CHECKING:
+    from bot.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

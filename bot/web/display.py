@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 from markupsafe import Markup, escape
 
-from bot.render import MENTION_MARKER, labels
+from bot.core.render import MENTION_MARKER, labels
 from bot.web.core import language, render
 from storage.models import Staff
 

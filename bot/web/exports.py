@@ -1,7 +1,7 @@
 """Dashboard part: the per-customer data export download, for admins and sales heads.
 
-GET /dashboard/exports/<group id>.json builds the document afresh (bot/privacy.py) and streams
-it as an attachment, page by page, so a big group never sits in memory. Every download is
+GET /dashboard/exports/<group id>.json builds the document afresh (features/privacy) and
+streams it as an attachment, page by page, so a big group never sits in memory. Every download is
 audited ("customer_export", the downloader as actor) before the first byte leaves.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot import privacy
+from bot.features.privacy import erasure as privacy
 from bot.web.core import Viewer, page, runtime_of
 from storage import repo
 

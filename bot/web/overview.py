@@ -9,7 +9,7 @@ from aiohttp import web
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import inbox_admin, quarantine
+from bot.tools import inbox as inbox_admin
 from bot.web.core import Viewer, check_csrf, page, render, runtime_of
 from bot.web.display import labeler, namer
 from bot.web.queries import staff_by_id
@@ -21,6 +21,7 @@ from bot.web.queries_overview import (
     overdue_clocks,
     payments_waiting,
 )
+from bot.zalo import quarantine
 from storage.models import UndeliveredMessage
 
 
@@ -41,9 +42,9 @@ async def overview(request: web.Request, viewer: Viewer) -> web.StreamResponse:
             "incidents": await open_incidents(db, viewer),
             "care": await care_due(db, viewer, today, runtime.settings.care_mode),
             "who": namer(await staff_by_id(db)),
-            # events set aside as failed (bot/inbox.py): admins see them and can retry each
+            # events set aside as failed (bot/core/inbox.py): admins see them and can retry each
             "failed": await inbox_admin.failed_events(db) if viewer.is_admin else [],
-            # events kept for a failed signature (bot/quarantine.py): admins can recheck them
+            # events kept for a failed signature (bot/zalo/quarantine.py): admins can recheck them
             "held": await quarantine.status(db, now) if viewer.is_admin else None,
             # 1:1 messages Zalo refused for good, for that person and the heads, until opened
             "undelivered": await undelivered_for(db, viewer),

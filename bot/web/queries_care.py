@@ -1,9 +1,9 @@
-"""Care due today on the overview: bot/care.py's rule, read a page at a time.
+"""Care due today on the overview: bot/features/care/policy.py's rule, read a page at a time.
 
-Due means what the morning reminder means (bot/care.py): open orders, care not ended, next
-care date today or earlier. A sales sees the orders of their groups plus those they care for
-under CARE_MODE (a customer or product group assigned to them, or their turn in the open
-rotation); warehouse and shipping the orders of their groups; the others every order. The
+Due means what the morning reminder means (bot/features/care/policy.py): open orders, care not
+ended, next care date today or earlier. A sales sees the orders of their groups plus those
+they care for under CARE_MODE (a customer or product group assigned to them, or their turn in
+the open rotation); warehouse and shipping the orders of their groups; the others every order. The
 carers of the listed orders come from care.choose_carers, as in the reminder.
 """
 
@@ -18,8 +18,8 @@ from sqlalchemy import ColumnElement, false, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import care
-from bot.text import fold
+from bot.core.text import fold
+from bot.features.care import policy as care
 from bot.web.core import Viewer
 from bot.web.queries import Listing, listing, visible_group_ids
 from storage.models import CareAssignment, Customer, Group, Order, OrderItem, Product

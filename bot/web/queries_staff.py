@@ -1,7 +1,7 @@
 """Staff figures: the team table (the SLA and satisfaction reports' own numbers) and one
 person's clocks, violations, ratings and care feedback over a window of days.
 
-A clock belongs to its owner, else to whoever closed it, as in bot/reports.py.
+A clock belongs to its owner, else to whoever closed it, as in bot/features/reports/queries.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import reports, reports_times
+from bot.features.reports import queries as reports
+from bot.features.reports import times as reports_times
 from bot.web.series import ClockFacts
 from storage.models import CareLog, Rating, SlaClock, Staff, Violation
 

@@ -1,6 +1,6 @@
-"""Dashboard: the management reports (bot/reports.py) over a chosen period, as tables and CSV.
+"""Dashboard: the management reports (features/reports) over a chosen period, as tables and CSV.
 
-For heads, admins and accounting; bot/reports.py has no per-staff filter, so a sales (and
+For heads, admins and accounting; the reports have no per-staff filter, so a sales (and
 warehouse, shipping) gets the 403 page. The period is local dates `from`..`to`, both
 included, by default the last 30 days, as in GET /api/reports/{name}; the CSV is the same
 file the API serves, here behind the session cookie instead of the bearer token.
@@ -15,9 +15,9 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from bot.api_reports import DEFAULT_DAYS, to_csv
-from bot.render import vnd
-from bot.reports import DIGEST_PARTS, REPORTS, TEAM, Row
+from bot.core.render import vnd
+from bot.features.reports.api import DEFAULT_DAYS, to_csv
+from bot.features.reports.queries import DIGEST_PARTS, REPORTS, TEAM, Row
 from bot.web.core import Viewer, language, page, render, runtime_of
 from bot.web.display import labeler, not_found
 from bot.web.report_labels import COLUMNS, MONEY, PERCENT, TITLES, VALUE_LABELS

@@ -20,9 +20,9 @@ from sqlalchemy import String, and_, literal, or_, union
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import requests
-from bot.render import MENTION_MARKER, labels, vnd
-from bot.rules import payment_gate
+from bot.core.render import MENTION_MARKER, labels, vnd
+from bot.features.payments import rule as payment_gate
+from bot.features.sla import requests
 from bot.web.core import pick, role_label
 from bot.web.queries import staff_by_id
 from storage import repo

@@ -13,15 +13,17 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from aiohttp import web
 
-from bot.payloads import group_message, lifecycle, signed, user_message
-from bot.runtime import Runtime
 from bot.web.sim_data import CUSTOMER_ID
+from bot.zalo.payloads import group_message, lifecycle, signed, user_message
 from storage import repo
+
+if TYPE_CHECKING:
+    from bot.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

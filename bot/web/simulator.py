@@ -24,18 +24,20 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bot.appkeys import RUNTIME
-from bot.jsonbody import BadJSON, parse_json
-from bot.runtime import Runtime
+from bot.app.keys import RUNTIME
+from bot.core.jsonbody import BadJSON, parse_json
 from bot.web import sim_data, sim_events
 from bot.web.core import language, pick, render
 from bot.web.sim_data import CUSTOMER_ID
 from storage import repo
+
+if TYPE_CHECKING:
+    from bot.app.runtime import Runtime
 
 DEFAULT_GROUP = "sim-group-1"
 GROUP_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")

@@ -37,9 +37,9 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from bot.appkeys import RUNTIME
-from bot.clock import FrozenClock
-from bot.runtime import Runtime
+from bot.app.keys import RUNTIME
+from bot.app.runtime import Runtime
+from bot.core.clock import FrozenClock
 from bot.web.sim_data import CUSTOMER_ID
 from bot.web.sim_events import SIM_STATE
 from bot.web.simulator import SIM_COOKIE

@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from bot.passwd import set_password
+from bot.tools.passwd import set_password
 from tests.browser.conftest import NO_PLAYWRIGHT
 from tests.browser.test_browser_simulator import bot_message, open_simulator, say
 from tests.support import ACCOUNTANT, ADMIN, CUSTOMER, HEAD, SALES

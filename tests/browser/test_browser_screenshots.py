@@ -1,4 +1,5 @@
-"""The README's dashboard screenshots, from a month of demo data (bot.demo), signed in as the head.
+"""The README's dashboard screenshots, from a month of demo data (bot/tools),
+signed in as the head.
 
 Only with SCREENSHOTS=1 (they are tracked files):
 
@@ -18,8 +19,8 @@ import pytest_asyncio
 from sqlalchemy import func
 from sqlmodel import select
 
-from bot.clock import FrozenClock
-from bot.demo import run_demo
+from bot.core.clock import FrozenClock
+from bot.tools.demo import run_demo
 from bot.web.core import make_session_cookie
 from config.settings import Settings
 from storage.db import SessionFactory

@@ -1,0 +1,1 @@
+"""bot/features/payments."""

@@ -1,0 +1,183 @@
+"""Dashboard passwords: scrypt hashes, and the command that sets one.
+
+    .venv/bin/python -m bot passwd <zalo_user_id> --username <name>          # asks twice
+    printf '%s\\n' "$PW" | .venv/bin/python -m bot passwd <id> --username <name> --stdin
+
+This is how the first admin gets into the dashboard on a real deployment; after that, admins
+set passwords on the directory page (or staff sign in with a /dangnhap link and need none).
+The staff member must already be in the staff table (the staff file is loaded at every start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import getpass
+import hashlib
+import hmac
+import re
+import secrets
+import sys
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import TextIO
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.core.clock import SystemClock
+from config.settings import SettingsError, load_settings
+from storage import repo
+
+N, R, P = 2**14, 8, 1
+MIN_LENGTH = 8
+MAX_LENGTH = 256  # scrypt cost grows with the input: refuse novels
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{1,63}")
+
+
+class PasswordError(ValueError):
+    """A password or username that cannot be used; the message says why (Vietnamese)."""
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def hash_password(password: str) -> str:
+    """'scrypt$16384$8$1$<salt b64>$<hash b64>' with a fresh 16-byte salt."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=N, r=R, p=P, dklen=32)
+    return f"scrypt${N}${R}${P}${_b64(salt)}${_b64(digest)}"
+
+
+def verify_password(password: str, stored: str | None) -> bool:
+    """True when `password` matches the stored hash; False for anything malformed."""
+    parts = (stored or "").split("$")
+    if len(parts) != 6 or parts[0] != "scrypt" or len(password) > MAX_LENGTH:
+        return False
+    try:
+        n, r, p = (int(x) for x in parts[1:4])
+        salt, expected = base64.b64decode(parts[4]), base64.b64decode(parts[5])
+        if n > 2**16 or r > 16 or p > 4:  # a stored value must not be able to stall the process
+            return False
+        digest = hashlib.scrypt(
+            password.encode(), salt=salt, n=n, r=r, p=p, dklen=len(expected), maxmem=2**27
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(digest, expected)
+
+
+@cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def burn_time(password: str) -> None:
+    """Spend as long as a real check, so an unknown username takes as long as a known one."""
+    verify_password(password, _dummy_hash())
+
+
+def check_new_password(password: str) -> None:
+    if len(password) < MIN_LENGTH:
+        raise PasswordError(f"Mật khẩu cần ít nhất {MIN_LENGTH} ký tự.")
+    if len(password) > MAX_LENGTH:
+        raise PasswordError(f"Mật khẩu dài quá {MAX_LENGTH} ký tự.")
+
+
+def normalize_username(raw: str) -> str:
+    """Lower-cased username; PasswordError unless 2-64 letters, digits or . _ @ -."""
+    username = raw.strip().lower()
+    if not USERNAME.fullmatch(username):
+        raise PasswordError(
+            "Tên đăng nhập gồm 2–64 ký tự: chữ không dấu, số, dấu chấm, gạch dưới, @ hoặc -."
+        )
+    return username
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot passwd", description="Set a staff member's dashboard password."
+    )
+    parser.add_argument("zalo_user_id", help="the staff member's Zalo user id")
+    parser.add_argument("--username", required=True, help="the name typed on the sign-in form")
+    parser.add_argument(
+        "--stdin", action="store_true", help="read the password from the first line of stdin"
+    )
+    return parser.parse_args(argv)
+
+
+def _read_password(use_stdin: bool, stdin: TextIO) -> str:
+    if use_stdin:
+        return stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Mật khẩu mới / New password: ")
+    if getpass.getpass("Nhập lại / Repeat: ") != first:
+        raise PasswordError("Hai lần nhập không khớp.")
+    return first
+
+
+async def set_password(database_url: str, user_id: str, username: str, password: str) -> None:
+    """Store the hash for `user_id` and audit it; PasswordError when it cannot be done."""
+    from storage.db import make_engine, make_sessions
+
+    engine = make_engine(database_url)
+    try:
+        async with make_sessions(engine)() as db:
+            await _store(db, user_id, username, hash_password(password))
+            await db.commit()
+    finally:
+        await engine.dispose()
+
+
+async def _store(db: AsyncSession, user_id: str, username: str, hashed: str) -> None:
+    staff = await repo.get_staff(db, user_id=user_id)
+    if staff is None or not staff.active:
+        raise PasswordError(
+            f"{user_id} không phải nhân viên đang hoạt động. Thêm vào STAFF_FILE và khởi động "
+            "dịch vụ một lần (hoặc /nhanvien them), rồi chạy lại."
+        )
+    holder = await repo.find_staff_by_username(db, username=username)
+    if holder is not None and holder.zalo_user_id != user_id:
+        raise PasswordError(f"Tên đăng nhập '{username}' đã thuộc về {holder.name}.")
+    now = SystemClock().now()
+    await repo.set_staff_password(
+        db, user_id=user_id, username=username, password_hash=hashed, now=now
+    )
+    await repo.audit(
+        db, at=now, actor_id="cli", action="staff.password_set", user_id=user_id, via="cli"
+    )
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    stdin: TextIO | None = None,
+) -> int:
+    """Parse the arguments, read the password, store it; 0 on success, 2 on a refusal."""
+    from storage.db import upgrade
+
+    args = _arguments(argv)
+    if env is None:
+        from dotenv import load_dotenv
+
+        load_dotenv()
+    try:
+        settings = load_settings(env)
+        username = normalize_username(args.username)
+        password = _read_password(args.stdin, stdin or sys.stdin)
+        check_new_password(password)
+        upgrade(settings.database_url)
+        asyncio.run(set_password(settings.database_url, args.zalo_user_id, username, password))
+    except (SettingsError, PasswordError) as exc:
+        print(f"Không đặt được mật khẩu: {exc}", file=sys.stderr)
+        return 2
+    print(f"Đã đặt mật khẩu cho {args.zalo_user_id} (tên đăng nhập: {username}).")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
