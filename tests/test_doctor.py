@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bot.tools.doctor import Doctor, examine, lines, report
+from bot.features.connection.checks import Doctor, examine, lines, report
 from tests.conftest import ON_POSTGRESQL
 from tests.fake_zalo import FakeZalo
 from tests.support import ADMIN, GROUP, HEAD, SALES, Bot

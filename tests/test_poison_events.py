@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from bot.core import inbox
+from bot.core import failed_events, inbox
 from bot.core.context import Context
 from bot.tools import inbox as inbox_admin
 from storage.models import AuditEntry, InboxEvent, Interaction
@@ -163,9 +163,9 @@ async def test_an_admin_retries_a_failed_event_after_the_fix(
     monkeypatch.undo()  # the fix
 
     async with bot.runtime.sessions() as db:
-        assert [r.id for r in await inbox_admin.failed_events(db)] == [row.id]
-        assert await inbox_admin.retry(db, inbox_id=row.id, now=bot.clock.now(), actor_id="t")
-        assert not await inbox_admin.retry(db, inbox_id=row.id, now=bot.clock.now(), actor_id="t")
+        assert [r.id for r in await failed_events.failed_events(db)] == [row.id]
+        assert await failed_events.retry(db, inbox_id=row.id, now=bot.clock.now(), actor_id="t")
+        assert not await failed_events.retry(db, inbox_id=row.id, now=bot.clock.now(), actor_id="t")
         await db.commit()
     await bot.runtime.inbox.process_pending()
     (row,) = await _rows(bot)

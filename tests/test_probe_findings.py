@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestServer
 
 from bot.core.logsafe import QuietLog, loggable, redact_target
 from bot.features.reports.api import safe_cell
-from bot.tools import passwd
+from bot.features.staff import passwords
 from bot.zalo.payloads import signed
 from tests.support import ADMIN, Bot
 from tests.test_web_auth import form_token, give_password
@@ -45,7 +45,7 @@ async def test_concurrent_password_attempts_check_no_more_passwords_than_the_lim
 ) -> None:
     await give_password(bot, ADMIN)
     checked: list[str] = []
-    real = passwd.verify_password
+    real = passwords.verify_password
 
     def counted(password: str, stored: str) -> bool:
         checked.append(password)

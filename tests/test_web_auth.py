@@ -14,6 +14,7 @@ import re
 import pytest
 from sqlmodel import col, select
 
+from bot.features.staff import passwords
 from bot.tools import passwd
 from bot.web import core
 from bot.web.auth import safe_next
@@ -78,7 +79,7 @@ async def give_password(bot, user_id, username="quantri", password="mat-khau-dai
             db,
             user_id=user_id,
             username=username,
-            password_hash=passwd.hash_password(password),
+            password_hash=passwords.hash_password(password),
             now=bot.clock.now(),
         )
         await db.commit()
@@ -356,13 +357,13 @@ async def test_an_unsafe_next_is_ignored_on_sign_in(bot):
 
 
 def test_password_hashes_are_salted_scrypt_and_never_the_password():
-    first, second = passwd.hash_password("mat-khau-dai"), passwd.hash_password("mat-khau-dai")
+    first, second = passwords.hash_password("mat-khau-dai"), passwords.hash_password("mat-khau-dai")
     assert first != second and "mat-khau-dai" not in first
     assert re.fullmatch(r"scrypt\$16384\$8\$1\$[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}", first)
-    assert passwd.verify_password("mat-khau-dai", first)
-    assert not passwd.verify_password("mat-khau-sai", first)
+    assert passwords.verify_password("mat-khau-dai", first)
+    assert not passwords.verify_password("mat-khau-sai", first)
     for stored in (None, "", "plain", "scrypt$1$2$3$x$y", "scrypt$1048576$8$1$AAAA$AAAA"):
-        assert not passwd.verify_password("mat-khau-dai", stored)
+        assert not passwords.verify_password("mat-khau-dai", stored)
 
 
 # --- sessions and logout ------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlmodel import col, select
 
-from bot.tools import passwd
+from bot.features.staff import passwords
 from bot.web import core
 from storage import repo
 from storage.models import AuditEntry, Staff
@@ -172,7 +172,7 @@ async def test_the_admin_sets_a_password_that_is_stored_hashed_and_works(admin):
     saved = await staff(admin, SALES)
     assert saved.username == "an.nguyen" and saved.password_hash != "mat-khau-1"
     assert saved.password_hash.startswith("scrypt$16384$8$1$")
-    assert passwd.verify_password("mat-khau-1", saved.password_hash)
+    assert passwords.verify_password("mat-khau-1", saved.password_hash)
     [entry] = await audits(admin, "staff.password_set")
     assert entry.actor_id == ADMIN and "mat-khau-1" not in json.dumps(entry.detail)
     html = await (await admin.client.get(PAGE)).text()

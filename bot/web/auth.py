@@ -34,7 +34,7 @@ from bot.app.keys import RUNTIME
 from bot.core.clientip import client_address
 from bot.core.logsafe import loggable
 from bot.features.staff.login import token_hash
-from bot.tools.passwd import burn_time, verify_password
+from bot.features.staff.passwords import burn_time, verify_password
 from bot.web.core import (
     check_csrf,
     current_viewer,

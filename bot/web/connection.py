@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.tools.doctor import examine
+from bot.features.connection.checks import examine
 from bot.web.core import Viewer, page, render, runtime_of
 
 

@@ -22,7 +22,12 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.tools.passwd import PasswordError, check_new_password, hash_password, normalize_username
+from bot.features.staff.passwords import (
+    PasswordError,
+    check_new_password,
+    hash_password,
+    normalize_username,
+)
 from bot.web.core import Viewer, check_csrf, page, render, runtime_of
 from storage import repo
 from storage.models import ROLES, Staff

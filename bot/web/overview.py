@@ -9,7 +9,7 @@ from aiohttp import web
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.tools import inbox as inbox_admin
+from bot.core import failed_events as inbox_admin
 from bot.web.core import Viewer, check_csrf, page, render, runtime_of
 from bot.web.display import labeler, namer
 from bot.web.queries import staff_by_id
