@@ -18,12 +18,12 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+from bot.app.factory import create_app
 from bot.core.clock import FrozenClock
 from config.settings import Settings, load_settings
 from storage.db import SessionFactory, make_engine, make_sessions, upgrade
 from tests.fake_zalo import FakeZalo
 from tests.support import Bot
-from webhook import create_app
 
 # Monday 23 Nov 2026, 09:00 in Vietnam.
 START = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)

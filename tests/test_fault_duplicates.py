@@ -19,13 +19,13 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from bot.app.factory import create_app
 from bot.core.clock import FrozenClock
 from bot.zalo.payloads import signed
 from config.settings import Settings
 from storage.models import InboxEvent, Interaction, OutboxMessage
 from tests.fake_zalo import FakeZalo
 from tests.support import SALES, Bot
-from webhook import create_app
 
 EVENTS = 40
 COPIES = 3  # deliveries of each event to each app, all at once

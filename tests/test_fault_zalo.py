@@ -20,13 +20,13 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
+from bot.app.factory import create_app
 from bot.core.clock import FrozenClock
 from bot.core.outbox import MAX_ATTEMPTS
 from config.settings import Settings
 from storage.models import OutboxMessage
 from tests.fake_zalo import FakeZalo
 from tests.support import Bot
-from webhook import create_app
 
 GROUPS = ("fault-group-a", "fault-group-b", "fault-group-c")
 PER_GROUP = 5

@@ -17,13 +17,14 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestServer
 
+from bot.app.factory import create_app
+from bot.app.http import AccessLogger
 from bot.core.logsafe import QuietLog, loggable, redact_target
 from bot.features.reports.api import safe_cell
 from bot.features.staff import passwords
 from bot.zalo.payloads import signed
 from tests.support import ADMIN, Bot
 from tests.test_web_auth import form_token, give_password
-from webhook import AccessLogger, create_app
 
 # ------------------------------------------------------------------ the sign-in throttle
 

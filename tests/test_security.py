@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from bot.app.webhook import RATE_LIMITER, RateLimiter
 from bot.zalo.payloads import signed
 from config.settings import SettingsError, load_settings
 from storage.models import InboxEvent, QuarantinedEvent
-from webhook import RATE_LIMITER, RateLimiter
 
 SECRET = "oa-secret-key-for-tests"  # a real secret: the replay window is enforced
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
+from bot.app.factory import create_app
 from bot.core.clock import AdjustableClock, SystemClock
 from bot.web.sim_data import left_label, offset_label, text_parts
 from bot.web.sim_events import SIM_STATE
@@ -18,7 +19,6 @@ from storage import repo
 from storage.models import InboxEvent
 from tests.conftest import START
 from tests.support import ACCOUNTANT, CUSTOMER, HEAD, SALES
-from webhook import create_app
 
 SIM_GROUP = "sim-group-1"
 HEADERS = {"X-Sim": "1"}

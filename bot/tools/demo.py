@@ -50,6 +50,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from bot.app.factory import create_app
 from bot.app.keys import RUNTIME
 from bot.app.runtime import Runtime
 from bot.core.calendars import Calendars
@@ -69,7 +70,6 @@ from storage.models import (
     SlaClock,
     SlaEvent,
 )
-from webhook import create_app
 
 SALES, SALES2, HEAD = "1000000000000000001", "1000000000000000002", "1000000000000000003"
 ACCOUNTANT, CHIEF = "1000000000000000004", "1000000000000000005"

@@ -37,6 +37,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+from bot.app.factory import create_app
 from bot.app.keys import RUNTIME
 from bot.app.runtime import Runtime
 from bot.core.clock import FrozenClock
@@ -45,7 +46,6 @@ from bot.web.sim_events import SIM_STATE
 from bot.web.simulator import SIM_COOKIE
 from config.settings import Settings
 from tests.conftest import ON_POSTGRESQL
-from webhook import create_app
 
 HERE = Path(__file__).resolve().parent
 SCREENSHOTS = HERE.parent.parent / "docs" / "screenshots"
