@@ -12,10 +12,12 @@ from types import ModuleType
 
 from aiohttp import web
 
+from bot.core.apidoc import ApiDoc
 from bot.core.commands import arrange
 from bot.core.rules import Rule
 from bot.features.care import api as care_api
 from bot.features.care import commands as care_commands
+from bot.features.care import openapi as care_doc
 from bot.features.care import order_commands
 from bot.features.care import rule as care
 from bot.features.deals import commands as deal_commands
@@ -32,6 +34,7 @@ from bot.features.privacy import commands as privacy_commands
 from bot.features.reports import api as reports_api
 from bot.features.reports import commands as report_commands
 from bot.features.reports import digests
+from bot.features.reports import openapi as reports_doc
 from bot.features.satisfaction import interactions
 from bot.features.satisfaction import rule as satisfaction
 from bot.features.sla import commands as sla_commands
@@ -40,6 +43,7 @@ from bot.features.sla import rule as sla
 from bot.features.staff import api as staff_api
 from bot.features.staff import away, basics, login
 from bot.features.staff import commands as staff_commands
+from bot.features.staff import openapi as staff_doc
 from bot.web import (
     auth,
     connection,
@@ -102,6 +106,8 @@ JOBS: tuple[ModuleType, ...] = (care, digests, group_commands)
 
 # The integration API under /api: each capability's routes.
 API: tuple[Setup, ...] = (care_api.setup, staff_api.setup, reports_api.setup)
+# ... and their parts of the OpenAPI document (GET /api/openapi.json)
+API_DOCS: tuple[ApiDoc, ...] = (care_doc.DOC, staff_doc.DOC, reports_doc.DOC)
 
 # Each capability's part of GET /api/groups/{group_id}: (db, group) -> dict merged in.
 GROUP_SECTIONS = (sla.api_section, payment_gate.api_section, incidents.api_section)
