@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import sqlite_driver
+from storage.fast import sqlite_driver
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -40,7 +40,7 @@ PG_CONNECT_ARGS: dict[str, Any] = {
 
 
 def async_url(url: str) -> str:
-    """The URL with the async driver this project uses: storage/sqlite_driver.py or psycopg."""
+    """The URL with the async driver this project uses: storage/fast/sqlite_driver.py or psycopg."""
     parsed = make_url(url.replace("postgres://", "postgresql://", 1))
     backend = parsed.get_backend_name()
     driver = sqlite_driver.DRIVER if backend == "sqlite" else "psycopg"

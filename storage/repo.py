@@ -24,8 +24,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import hot
-from storage.hot import dialect_of
+from storage.fast import hot
+from storage.fast.hot import dialect_of
 from storage.models import (
     AuditEntry,
     CommandRun,

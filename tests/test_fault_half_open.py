@@ -21,8 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 import tests.test_fault_database as fault_db
-from bot.core import inbox as inbox_module
-from bot.core import worker
+from bot.core import group_commit, worker
 from storage.db import PG_CONNECT_ARGS
 from tests.conftest import ON_POSTGRESQL
 from tests.support import Bot
@@ -73,7 +72,7 @@ async def test_a_store_under_way_too_long_counts_as_stuck(
     bot: Bot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     writer = bot.runtime.inbox._writer
-    writer._writing_since = time.monotonic() - inbox_module.STUCK_SECONDS - 1
+    writer._writing_since = time.monotonic() - group_commit.STUCK_SECONDS - 1
     assert not writer.storing
     assert (await (await bot.client.get("/healthz")).json())["database"] == "degraded"
 
@@ -124,7 +123,7 @@ async def test_a_database_that_stops_answering_is_reported_and_left_behind(
     frozen_bot: tuple[Bot, FreezingProxy], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bot, proxy = frozen_bot
-    monkeypatch.setattr(inbox_module, "STORE_SECONDS", 3.0)
+    monkeypatch.setattr(group_commit, "STORE_SECONDS", 3.0)
     assert (await bot.post(bot.message("trước"), drain=False)).status == 200
     proxy.frozen = True
 

@@ -1,4 +1,4 @@
-"""storage/hot.py: statements sent to the driver directly store and return what the same
+"""storage/fast/hot.py: statements sent to the driver directly store and return what the same
 statements through SQLAlchemy would, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from sqlalchemy import Column, Integer, MetaData, Table, insert
 from sqlmodel import select
 
 from bot.features.sla import rule as sla
-from storage import hot
 from storage.db import SessionFactory, make_read_sessions
+from storage.fast import hot
 from storage.models import SlaClock, SlaEvent
 from tests.conftest import START
 

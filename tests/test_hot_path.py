@@ -28,9 +28,9 @@ CUSTOMER2 = "2000000000000000002"
 @contextmanager
 def counting(sqlite_connection: Any, engine: Any) -> Iterator[list[str]]:
     """The statements sent to the database inside the block (transaction control left out),
-    storage.hot's included, which go to the driver directly: on SQLite every statement the
+    storage.fast.hot's included, which go to the driver directly: on SQLite every statement the
     sqlite3 connection runs (its trace callback), on PostgreSQL those through SQLAlchemy and
-    those to psycopg's AsyncConnection.execute (only storage.hot calls it)."""
+    those to psycopg's AsyncConnection.execute (only storage.fast.hot calls it)."""
     statements: list[str] = []
 
     def seen(statement: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import col, select
 
-from bot.core import inbox
+from bot.core import group_commit, inbox
 from bot.zalo.events import ZaloEvent
 from storage.models import InboxEvent, Interaction
 from tests.conftest import ON_POSTGRESQL
@@ -114,8 +114,8 @@ async def _webhook_pressed(
     here) until the returned event is set; the task is that third webhook call."""
     for text in NOTES[:2]:
         await bot.post(bot.message(text), drain=False)
-    monkeypatch.setattr(inbox, "GIVE_WAY_ROWS", 1)
-    monkeypatch.setattr(inbox, "GIVE_WAY_ROWS_SQLITE", 1)
+    monkeypatch.setattr(group_commit, "GIVE_WAY_ROWS", 1)
+    monkeypatch.setattr(group_commit, "GIVE_WAY_ROWS_SQLITE", 1)
     writer = bot.runtime.inbox._writer
     release = asyncio.Event()
     real = writer._insert

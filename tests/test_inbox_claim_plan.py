@@ -35,7 +35,7 @@ async def test_the_claim_reads_only_pending_rows_however_long_the_history(bot: B
     async with sessions() as db:
         connection = await db.connection()
         if connection.dialect.name == "sqlite":
-            query = inbox._SQLITE_CLAIM.limit(inbox.BATCH_ROWS).compile(
+            query = inbox.SQLITE_CLAIM.limit(inbox.BATCH_ROWS).compile(
                 connection, compile_kwargs={"literal_binds": True}
             )
             result = await connection.execute(text(f"EXPLAIN QUERY PLAN {query}"))
@@ -44,7 +44,7 @@ async def test_the_claim_reads_only_pending_rows_however_long_the_history(bot: B
             assert plan.startswith("SEARCH inbox_events USING INDEX"), plan
             assert "TEMP B-TREE" not in plan, plan
         else:
-            claim = f"EXPLAIN {inbox._PG_CLAIM.text}"
+            claim = f"EXPLAIN {inbox.PG_CLAIM.text}"
             result = await connection.execute(text(claim), {"limit": inbox.BATCH_ROWS})
             plan = " | ".join(str(row[0]) for row in result)
             # both reads of inbox_events (the oldest pending; earlier pending events of the

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.core.inbox import GroupCommit, StoreError
+from bot.core.group_commit import GroupCommit, StoreError
 from storage.db import SessionFactory
 from storage.models import InboxEvent
 from tests.conftest import START

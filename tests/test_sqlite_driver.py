@@ -1,4 +1,4 @@
-"""storage/sqlite_driver.py: inside a write transaction statements run on the event loop's
+"""storage/fast/sqlite_driver.py: inside a write transaction statements run on the event loop's
 thread, elsewhere each is one trip through aiosqlite's thread, and SQLAlchemy sees the same
 results and errors as with its stock aiosqlite dialect."""
 
@@ -15,8 +15,8 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, exc, insert, se
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage import sqlite_driver
 from storage.db import READ_ONLY, async_url, make_engine, make_read_sessions, make_sessions
+from storage.fast import sqlite_driver
 
 metadata = MetaData()
 items = Table(

@@ -3,48 +3,45 @@ off the request path, in batches of events that commit together (a failing batch
 and its events are processed one by one, so each event has all its effects or none). An event
 acknowledged and then interrupted by a crash is still pending after a restart; a redelivered
 event finds its key taken and is skipped.
-
-Storing is a group commit: the events that arrive while one INSERT is under way go into the
-next one, one statement and one commit for all of them, and each webhook call answers only
-after the commit that holds its row. On SQLite, where every transaction takes the one write
-lock, the inserts and the worker's transactions take turns on an asyncio lock, the inserts
-first, instead of polling for SQLite's lock with sleeps of up to 100 ms.
+Storing is a group commit (bot/core/group_commit.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
-import aiosqlite
-import psycopg
-from sqlalchemy import JSON, bindparam, text, update
-from sqlalchemy.dialects import sqlite
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.orm import aliased
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.core.audience import alert_heads, ids_with_role
 from bot.core.context import EventTooSlow
 from bot.core.dispatch import Deps, process_event
+from bot.core.failed_events import set_aside
+from bot.core.group_commit import GroupCommit
 from bot.core.metrics import Metrics
-from bot.core.outbox import enqueue
 from bot.core.worker import run_forever, stop_after_pass
 from bot.zalo.events import EventError, ZaloEvent, clean_text, load_body, parse_event
-from storage import db as storage_db
-from storage import hot, repo, sqlite_driver
 from storage.db import SessionFactory
+from storage.fast import hot
+from storage.fast.inbox import (
+    EARLIER_PENDING,
+    INBOX,
+    PG_CLAIM,
+    PG_DONE,
+    SQLITE_CLAIM,
+    SQLITE_DONE,
+    Claimed,
+    listen,
+    pg_conninfo,
+)
 from storage.models import InboxEvent
-from storage.types import UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -58,361 +55,14 @@ BATCH_ROWS = 20
 # a batch waits for the whole batch, so this bounds the processing lag a batch adds.
 BATCH_SECONDS = 0.025
 LINGER_SECONDS = 0.01  # see Inbox._lingering_pass
-CHANNEL = "inbox_events"  # PostgreSQL LISTEN/NOTIFY channel: "an event was stored"
-RELISTEN_SECONDS = 5.0
 # On SQLite a batch holds the write lock the webhook's inserts need (this process's, and any
 # other's on the same file): it commits after this long plus the event under way, so an
 # acknowledgement waits a few ms at most for processing. Shorter batches process less per
 # second (3 ms: one process fell behind at 500 events/s on the bench); longer ones made the
 # acknowledgements of two processes at 1,000/s wait over 25 ms (p99, 5 ms).
 SQLITE_YIELD_SECONDS = 0.004
-MAX_BATCH = 500  # rows per INSERT: 3,000 bound values, well under SQLite's limit
-# Acknowledgements first: while this process's webhook stores events in group commits of
-# GIVE_WAY_ROWS or more (a load its inserts barely keep up with; at a few hundred events a
-# second a commit holds one or two), and for GIVE_WAY_HOLD_SECONDS after such a commit, its
-# worker takes no new batch, for up to GIVE_WAY_SECONDS at a time, so processing never stops
-# altogether. Zalo needs its 200 within 2 s; processing catches up once the burst is over.
-# A worker-role process stores nothing and never waits. On SQLite the webhook's events queue
-# up during each of the worker's turns at the write lock (up to SQLITE_YIELD_SECONDS), so a
-# commit of several rows is normal there: the mark is GIVE_WAY_ROWS_SQLITE.
-GIVE_WAY_ROWS = 4
-GIVE_WAY_ROWS_SQLITE = 16
-GIVE_WAY_HOLD_SECONDS = 0.02
 GIVE_WAY_SECONDS = 0.5
 GIVE_WAY_POLL_SECONDS = 0.005
-# A group commit that has not finished after this long is given up (its connection closed, a
-# new one opened for the next): the webhook answered 503 long before, at its own deadline.
-STORE_SECONDS = 10.0
-# The webhook counts as unable to store (/healthz "degraded") while its last group commit
-# failed, or one has been under way this long.
-STUCK_SECONDS = 2.0
-
-Queued = tuple[dict[str, Any], "asyncio.Future[bool]"]
-
-
-class Claimed(NamedTuple):
-    """What processing needs of a claimed inbox row."""
-
-    id: int
-    conversation: str | None
-    event_name: str
-    body: str
-
-
-_CLAIMED = (
-    col(InboxEvent.id),
-    col(InboxEvent.conversation),
-    col(InboxEvent.event_name),
-    col(InboxEvent.body),
-)
-
-_SQLITE_CLAIM = (
-    select(*_CLAIMED)
-    .where(InboxEvent.status == "pending")
-    .order_by(col(InboxEvent.id))
-    .limit(bindparam("limit"))
-)
-_SQLITE_DONE = text(
-    "UPDATE inbox_events SET status = 'done', processed_at = :now"
-    " WHERE id IN (SELECT value FROM json_each(:ids))"
-).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("ids", type_=JSON()))
-
-_PG_DONE = text(
-    "UPDATE inbox_events SET status = 'done', processed_at = :now WHERE id = ANY(:ids)"
-).bindparams(bindparam("now", type_=UTCDateTime()))
-
-# PostgreSQL, one round trip: lock the oldest pending rows nobody holds, and keep those with no
-# earlier pending event of their conversation outside the batch (one that is pending and not in
-# the batch is held by another process: this one waits, so each group stays in order).
-_PG_CLAIM = text("""
-WITH claimed AS MATERIALIZED (
-    SELECT id, conversation, event_name, body FROM inbox_events
-    WHERE status = 'pending'
-    ORDER BY id
-    LIMIT :limit
-    FOR UPDATE SKIP LOCKED
-)
-SELECT c.id, c.conversation, c.event_name, c.body FROM claimed AS c
-WHERE NOT EXISTS (
-    SELECT 1 FROM inbox_events AS e
-    WHERE e.conversation = c.conversation AND e.id < c.id AND e.status = 'pending'
-      AND e.id NOT IN (SELECT id FROM claimed)
-)
-ORDER BY c.id
-""")
-
-
-# The database is out of reach (through SQLAlchemy or, for the inbox's inserts, the driver).
-_UNREACHABLE = (
-    OperationalError,
-    InterfaceError,
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-    sqlite3.OperationalError,
-)
-
-
-def _pg_conninfo(sessions: SessionFactory) -> str | None:
-    """The sessions' PostgreSQL database as a libpq URL, for psycopg connections of our own;
-    None on SQLite."""
-    bind = sessions.kw.get("bind")
-    if bind is None or bind.dialect.name != "postgresql":
-        return None
-    return str(bind.url.set(drivername="postgresql").render_as_string(hide_password=False))
-
-
-_OUT_OF_REACH = (*_UNREACHABLE, TimeoutError)  # or it hangs: STORE_SECONDS passed
-
-
-class StoreError(Exception):
-    """The event was not stored; the webhook answers 503 and Zalo delivers it again."""
-
-
-class GroupCommit:
-    """Inserts inbox rows in batches; `store` returns once its row is committed (or raises).
-
-    The writer task lives only while rows are queued, and every caller awaits its own result
-    meanwhile, so a shutdown that waits for the webhook calls waits for the writer too.
-    """
-
-    def __init__(
-        self,
-        sessions: SessionFactory,
-        on_stored: Callable[[], None],
-        turns: AbstractAsyncContextManager[Any],
-    ) -> None:
-        self.sessions, self.on_stored, self.turns = sessions, on_stored, turns
-        self._queue: list[Queued] = []
-        self._in_flight: list[Queued] = []
-        self._writer: asyncio.Task[None] | None = None
-        self._pressed_at: float | None = None  # when a commit last held that many rows
-        # PostgreSQL: a connection of its own, in autocommit (one statement is its own
-        # transaction), driven by psycopg directly: a single-row batch costs ~100 µs of CPU
-        # this way against ~380 µs through the engine's pool and SQLAlchemy, and at a few
-        # hundred events a second most batches are single rows.
-        self._conninfo = _pg_conninfo(sessions)
-        self._connection: psycopg.AsyncConnection[Any] | None = None
-        # SQLite: the same idea, a sqlite3 connection of its own on its own aiosqlite thread,
-        # where a whole group commit (BEGIN IMMEDIATE, INSERT, COMMIT) is one trip: through a
-        # session it was three, and the SQLAlchemy work around them.
-        self._sqlite_path = _sqlite_path(sessions)
-        self._sqlite_connection: aiosqlite.Connection | None = None
-        self.failing = False  # the last group commit failed (the database was out of reach)
-        self._writing_since: float | None = None
-
-    @property
-    def storing(self) -> bool:
-        """Whether the webhook can store events now, as far as its last group commit shows."""
-        since = self._writing_since
-        stuck = since is not None and time.monotonic() - since > STUCK_SECONDS
-        return not self.failing and not stuck
-
-    async def store(self, values: dict[str, Any]) -> bool:
-        """Queue one row; True once it is committed as new, False when its key was taken."""
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._queue.append((values, done))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_queued(), name="inbox-writer")
-        return await done
-
-    @property
-    def _give_way_rows(self) -> int:
-        return GIVE_WAY_ROWS if self._conninfo is not None else GIVE_WAY_ROWS_SQLITE
-
-    @property
-    def pressed(self) -> bool:
-        """The webhook is busy enough that processing should give way (GIVE_WAY_ROWS)."""
-        if len(self._queue) + len(self._in_flight) >= self._give_way_rows:
-            return True
-        return self._pressed_at is not None and (
-            time.monotonic() - self._pressed_at < GIVE_WAY_HOLD_SECONDS
-        )
-
-    async def close(self) -> None:
-        """Close the connection of the inserts (a new one is made when needed)."""
-        connection, self._connection = self._connection, None
-        if connection is not None and not connection.closed:
-            with contextlib.suppress(Exception):
-                await connection.close()
-        lite, self._sqlite_connection = self._sqlite_connection, None
-        if lite is not None:
-            with contextlib.suppress(Exception):
-                await lite.close()
-
-    async def flushed(self) -> None:
-        """Wait until every row queued so far is committed or refused."""
-        waiting = [done for _, done in self._in_flight + self._queue]
-        if waiting:
-            await asyncio.wait(waiting)
-
-    async def _write_queued(self) -> None:
-        try:
-            while self._queue:
-                self._in_flight = self._queue[:MAX_BATCH]
-                if len(self._in_flight) >= self._give_way_rows:
-                    self._pressed_at = time.monotonic()
-                del self._queue[:MAX_BATCH]
-                await self._write(self._in_flight)
-                self._in_flight = []
-                self.on_stored()
-        finally:  # only when cancelled (the loop is closing): nobody may wait forever
-            for _, done in self._in_flight + self._queue:
-                _settle(done, error=asyncio.CancelledError("the inbox writer stopped"))
-            self._in_flight, self._queue = [], []
-
-    async def _write(self, batch: list[Queued]) -> None:
-        self._writing_since = time.monotonic()
-        try:
-            async with asyncio.timeout(STORE_SECONDS):
-                new = await self._insert([values for values, _ in batch])
-        except Exception as exc:
-            self.failing = isinstance(exc, _OUT_OF_REACH)
-            if len(batch) > 1 and not isinstance(exc, _OUT_OF_REACH):
-                for one in batch:  # one bad row must not refuse the others
-                    await self._write([one])
-                return
-            for _, done in batch:  # the database is unreachable: all of them wait for Zalo
-                _settle(done, error=exc)
-            return
-        finally:
-            self._writing_since = None
-        self.failing = False
-        taken: set[str] = set()
-        for values, done in batch:  # the same key twice in one batch: the first one is new
-            key = values["dedupe_key"]
-            _settle(done, result=key in new and key not in taken)
-            taken.add(key)
-
-    async def _insert(self, rows: list[dict[str, Any]]) -> set[str]:
-        if self._conninfo is not None:
-            try:
-                if self._connection is None or self._connection.closed:
-                    self._connection = await psycopg.AsyncConnection.connect(
-                        self._conninfo, autocommit=True, **storage_db.PG_CONNECT_ARGS
-                    )
-                cursor = await self._connection.execute(_PG_INSERT, _pg_rows(rows))
-                return {row[0] for row in await cursor.fetchall()}
-            except BaseException:
-                await self.close()  # a broken or interrupted connection is not used again
-                raise
-        async with self.turns:
-            try:
-                lite = self._sqlite_connection
-                if lite is None:
-                    lite = self._sqlite_connection = await _open_sqlite(self._sqlite_path)
-                # aiosqlite 0.22's private _execute/_conn: one trip to its thread (pinned in
-                # pyproject; tests/test_sqlite_driver.py fails if they change)
-                new: set[str] = await lite._execute(  # type: ignore[no-untyped-call]
-                    _sqlite_insert, lite._conn, _sqlite_rows(rows)
-                )
-                return new
-            except BaseException:
-                await self.close()  # as for PostgreSQL: a fresh connection next time
-                raise
-
-
-# PostgreSQL: one fixed statement whatever the batch size, the rows as one JSON parameter, so
-# the driver prepares it once and encoding is json.dumps (a multi-row VALUES is new text for
-# each batch size, parsed anew; arrays of text go through the driver's escaping in Python).
-# pg_notify wakes the worker of every process (Inbox.run listens) when the rows commit; the
-# same notification sent many times in one transaction is delivered once.
-_PG_INSERT = f"""
-WITH new AS (
-    INSERT INTO inbox_events
-        (dedupe_key, conversation, event_name, body, received_at, status, attempts)
-    SELECT k, c, e, b, r, 'pending', 0
-    FROM json_to_recordset(%(rows)s::json)
-        AS u(k varchar, c varchar, e varchar, b text, r timestamptz)
-    ON CONFLICT (dedupe_key) DO NOTHING
-    RETURNING dedupe_key
-)
-SELECT dedupe_key, pg_notify('{CHANNEL}', '') FROM new
-"""
-
-
-def _pg_rows(rows: list[dict[str, Any]]) -> dict[str, str]:
-    """The parameter of _PG_INSERT."""
-    return {
-        "rows": json.dumps(
-            [
-                {
-                    "k": row["dedupe_key"],
-                    "c": row.get("conversation"),
-                    "e": row["event_name"],
-                    "b": row["body"],
-                    "r": row["received_at"].isoformat(),
-                }
-                for row in rows
-            ]
-        )
-    }
-
-
-# SQLite: one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING dedupe_key, on the inbox's
-# own connection (sqlite3, on its aiosqlite thread), in a transaction of its own.
-_INBOX = InboxEvent.__table__  # type: ignore[attr-defined]
-_SQLITE_ROW = "(?, ?, ?, ?, ?, 'pending', 0)"
-_SQLITE_INSERT = """
-INSERT INTO inbox_events
-    (dedupe_key, conversation, event_name, body, received_at, status, attempts)
-VALUES {rows}
-ON CONFLICT (dedupe_key) DO NOTHING
-RETURNING dedupe_key
-"""
-# received_at as SQLAlchemy stores it on SQLite (naive UTC text), so the ORM reads it back
-_LITE = sqlite.dialect()
-_SQLITE_RECEIVED_AT = _INBOX.c.received_at.type.dialect_impl(_LITE).bind_processor(_LITE)
-
-
-def _sqlite_path(sessions: SessionFactory) -> str | None:
-    bind = sessions.kw.get("bind")
-    if bind is None or bind.dialect.name != "sqlite":
-        return None
-    database: str | None = bind.url.database
-    return database
-
-
-async def _open_sqlite(path: str | None) -> aiosqlite.Connection:
-    connection = await aiosqlite.connect(path or ":memory:")
-    # the engine's connection settings (WAL, busy_timeout, …), looked up now: tests change them
-    await connection._execute(storage_db._sqlite_pragmas, connection._conn, None)  # type: ignore[no-untyped-call]
-    return connection
-
-
-def _sqlite_rows(rows: list[dict[str, Any]]) -> list[Any]:
-    """The parameters of _SQLITE_INSERT for `rows`, row after row."""
-    values: list[Any] = []
-    for row in rows:
-        values += (row["dedupe_key"], row.get("conversation"), row["event_name"], row["body"])
-        values.append(_SQLITE_RECEIVED_AT(row["received_at"]))
-    return values
-
-
-def _sqlite_insert(conn: sqlite3.Connection, values: list[Any]) -> set[str]:
-    """Runs on the connection's thread: the group commit's whole transaction."""
-    statement = _SQLITE_INSERT.format(rows=", ".join([_SQLITE_ROW] * (len(values) // 5)))
-    sqlite_driver.begin_immediate(conn)
-    try:
-        new = {row[0] for row in conn.execute(statement, values).fetchall()}
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    return new
-
-
-def _settle(
-    done: asyncio.Future[bool], *, result: bool = False, error: BaseException | None = None
-) -> None:
-    if done.done():  # the webhook call was cancelled
-        return
-    if error is None:
-        done.set_result(result)
-        return
-    failure = StoreError(f"{type(error).__name__}: {error}")
-    failure.__cause__ = error
-    done.set_exception(failure)
 
 
 class Inbox:
@@ -488,10 +138,10 @@ class Inbox:
     async def run(self, poll_seconds: float = 2.0) -> None:
         """Process pending events until cancelled; on PostgreSQL, woken by any process's
         webhook as soon as it stores an event, polling only as the fallback."""
-        conninfo = _pg_conninfo(self.sessions)
+        conninfo = pg_conninfo(self.sessions)
         listener = None
         if conninfo is not None:
-            listener = asyncio.create_task(self._listen(conninfo), name="inbox-listen")
+            listener = asyncio.create_task(listen(conninfo, self._wake.set), name="inbox-listen")
         try:
             await run_forever(self._lingering_pass, self._wake, poll_seconds, "inbox", self._stop)
         finally:
@@ -505,21 +155,6 @@ class Inbox:
         pay a batch's fixed cost (claim, mark, commit) for each one alone."""
         await asyncio.sleep(LINGER_SECONDS)
         return await self.process_pending()
-
-    async def _listen(self, conninfo: str) -> None:
-        """LISTEN on a connection of its own and set the wake-up event at every notification."""
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    conninfo, autocommit=True, **storage_db.PG_CONNECT_ARGS
-                ) as connection:
-                    await connection.execute(f"LISTEN {CHANNEL}")
-                    self._wake.set()  # events stored while nobody listened
-                    async for _ in connection.notifies():
-                        self._wake.set()
-            except psycopg.Error as exc:
-                log.warning("inbox: no LISTEN connection (%s); polling meanwhile", exc)
-            await asyncio.sleep(RELISTEN_SECONDS)
 
     async def shutdown(self, task: asyncio.Task[None]) -> None:
         """Stop after the event under way; a pending event waits for the next start."""
@@ -546,8 +181,8 @@ class Inbox:
         return done
 
     async def _give_way(self) -> None:
-        """Wait while this process's webhook is busy storing events (see GIVE_WAY_ROWS), at
-        most GIVE_WAY_SECONDS."""
+        """Wait while this process's webhook is busy storing events (group_commit.GIVE_WAY_ROWS),
+        at most GIVE_WAY_SECONDS."""
         if not self._writer.pressed:
             return
         deadline = time.monotonic() + GIVE_WAY_SECONDS
@@ -606,7 +241,7 @@ class Inbox:
         """The oldest pending events no other process holds, minus any that must wait for an
         earlier event of their conversation still under way in another process."""
         # SQLite: one writer, so nobody else holds a row and every pending event is free.
-        claim = _SQLITE_CLAIM if self._sqlite else _PG_CLAIM
+        claim = SQLITE_CLAIM if self._sqlite else PG_CLAIM
         return [Claimed(*row) for row in await hot.execute(db, claim, {"limit": BATCH_ROWS})]
 
     async def _apply(self, db: AsyncSession, row: Claimed) -> tuple[str, str | None, str | None]:
@@ -653,7 +288,7 @@ class Inbox:
                 return True  # done meanwhile: the claim finds nothing
             if row.attempts >= MAX_ATTEMPTS:
                 error = row.error or "the process stopped while processing it"
-                await self._set_aside(db, row, error)
+                await set_aside(db, row, error, self.deps)
                 await db.commit()
                 return False
             row.attempts += 1
@@ -670,9 +305,9 @@ class Inbox:
         done = [row.id for row, status, _, _ in outcomes if status == "done"]
         if done:  # one statement text whatever the count: compiled (prepared) once
             await hot.execute(
-                db, _SQLITE_DONE if self._sqlite else _PG_DONE, {"ids": done, "now": now}
+                db, SQLITE_DONE if self._sqlite else PG_DONE, {"ids": done, "now": now}
             )
-        table = _INBOX
+        table = INBOX
         for row, status, _, error in outcomes:
             if status != "done":
                 refused = update(table).where(table.c.id == row.id)
@@ -699,7 +334,7 @@ class Inbox:
                     .where(
                         InboxEvent.id == inbox_id,
                         InboxEvent.status == "pending",
-                        ~_EARLIER_PENDING,
+                        ~EARLIER_PENDING,
                     )
                     .with_for_update(skip_locked=True)
                 )
@@ -756,37 +391,7 @@ class Inbox:
             row.attempts += 0 if counted else 1
             row.error = f"{type(exc).__name__}: {exc}"[:1000]
             if row.attempts >= MAX_ATTEMPTS:
-                await self._set_aside(db, row, row.error)
+                await set_aside(db, row, row.error, self.deps)
             db.add(row)
             await db.commit()
             return "failed" if row.status == "failed" else "retry"
-
-    async def _set_aside(self, db: AsyncSession, row: InboxEvent, error: str) -> None:
-        """Mark the event failed and tell the admins once (alert group, else 1:1), in the
-        caller's transaction; the dashboard lists it with a retry button."""
-        now = self.deps.clock.now()
-        row.status, row.error, row.processed_at = "failed", error[:1000], now
-        db.add(row)
-        await repo.audit(
-            db, at=now, actor_id="bot", action="inbox.failed", inbox_id=row.id, error=error[:300]
-        )
-        admins = await ids_with_role(db, "admin") or await ids_with_role(db, "sales_head")
-        context = {"inbox_id": row.id, "event_name": row.event_name, "error": error[:200]}
-        notices = alert_heads(self.deps.settings, admins, "event_failed", context)
-        renderer, locale = self.deps.renderer, self.deps.settings.locale
-        await enqueue(db, notices, renderer=renderer, locale=locale, now=now)
-
-
-# An earlier event of the same conversation still pending goes first: with several processes
-# it may be under way in another one (locked, pending until that commits), and answering this
-# one now could answer out of order. Part of the claim, so it costs no extra round trip.
-_EARLIER = aliased(InboxEvent)
-_EARLIER_PENDING = (
-    select(_EARLIER.id)
-    .where(
-        col(_EARLIER.conversation) == col(InboxEvent.conversation),
-        col(_EARLIER.id) < col(InboxEvent.id),
-        col(_EARLIER.status) == "pending",
-    )
-    .exists()
-)

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.web.core import Viewer
-from storage.hot import dialect_of
+from storage.fast.hot import dialect_of
 from storage.models import Customer, Group, GroupMember, Staff
 
 LIST_LIMIT = 50

@@ -28,7 +28,7 @@ from bot.zalo.events import EventError, conversation_key, dedupe_key, load_body,
 from config.settings import Settings
 from storage import repo
 from storage.db import SessionFactory
-from storage.hot import dialect_of
+from storage.fast.hot import dialect_of
 from storage.models import InboxEvent, QuarantinedEvent
 
 RECENT = timedelta(hours=24)  # "rejected_signature_24h", and how long a hint is shown

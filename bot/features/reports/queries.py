@@ -24,7 +24,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.hot import dialect_of
+from storage.fast.hot import dialect_of
 from storage.models import (
     CareLog,
     Customer,

@@ -36,8 +36,9 @@ from bot.features.satisfaction import rule as satisfaction
 from bot.features.sla import requests
 from bot.zalo.events import Kind
 from config.settings import Settings
-from storage import hot, repo
-from storage.hot import dialect_of
+from storage import repo
+from storage.fast import hot
+from storage.fast.hot import dialect_of
 from storage.models import Customer, Group, Message, Reminder, SlaClock, SlaEvent, Violation
 from storage.types import UTCDateTime
 

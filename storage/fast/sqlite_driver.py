@@ -199,4 +199,6 @@ class SQLiteDialect_aiosqlite_onehop(SQLiteDialect_aiosqlite):
 
 dialect = SQLiteDialect_aiosqlite_onehop
 
-registry.register(f"sqlite.{DRIVER}", "storage.sqlite_driver", "SQLiteDialect_aiosqlite_onehop")
+registry.register(
+    f"sqlite.{DRIVER}", "storage.fast.sqlite_driver", "SQLiteDialect_aiosqlite_onehop"
+)

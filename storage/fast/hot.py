@@ -10,7 +10,7 @@ per event).
 - PostgreSQL: psycopg's AsyncConnection. Values go as they are (timezone-aware datetimes,
   which UTCDateTime columns hold anyway; lists for `= ANY(...)`); JSON values are wrapped.
 - SQLite: the sqlite3 connection, at once on the event loop's thread, which is where
-  storage/sqlite_driver.py runs any statement of a write transaction; values go through the
+  storage/fast/sqlite_driver.py runs any statement of a write transaction; values go through the
   column types' own bind processing (UTC datetimes as SQLAlchemy stores them, JSON as text).
   Outside a write transaction (where a statement may wait for the lock) it goes through the
   session instead.
@@ -123,7 +123,7 @@ async def execute(
 
 async def _driver_connection(db: AsyncSession) -> Any:
     """The session's current transaction's DBAPI connection: psycopg's AsyncConnection on
-    PostgreSQL, storage/sqlite_driver.py's adapter on SQLite."""
+    PostgreSQL, storage/fast/sqlite_driver.py's adapter on SQLite."""
     transaction = db.sync_session.get_transaction()
     cached = db.info.get(_DRIVER)
     if cached is not None and cached[0] is transaction:
