@@ -29,7 +29,7 @@ from traffic import customer_of
 
 from bot.app.runtime import build_runtime
 from bot.core.clock import SystemClock
-from bot.features.sla import rule as sla
+from bot.features.sla import sweep as sla
 from bot.zalo.payloads import group_message, signed
 from config.settings import LOCAL_APP_ID, LOCAL_OA_SECRET_KEY, load_settings
 from storage.db import sync_url, upgrade

@@ -9,9 +9,8 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, insert
 from sqlmodel import select
 
-from bot.features.sla import rule as sla
 from storage.db import SessionFactory, make_read_sessions
-from storage.fast import hot
+from storage.fast import hot, sla
 from storage.models import SlaClock, SlaEvent
 from tests.conftest import START
 
@@ -21,7 +20,7 @@ async def test_values_are_stored_as_the_orm_reads_them(sessions: SessionFactory)
     detail = {"deadline": at.isoformat(), "nested": [1, "hai"]}
     async with sessions() as db:
         event = {"clock_id": 7, "group_id": "g", "kind": "start", "staff_id": None}
-        await hot.execute(db, sla._INSERT_EVENT, {**event, "at": at, "detail": detail})
+        await hot.execute(db, sla.INSERT_EVENT, {**event, "at": at, "detail": detail})
         await db.commit()
     async with sessions() as db:
         [row] = (await db.exec(select(SlaEvent).where(SlaEvent.at == at))).all()
@@ -42,8 +41,8 @@ async def test_returning_rows_come_back_as_tuples(sessions: SessionFactory) -> N
     }
     async with sessions() as db:
         dialect = db.bind.dialect.name
-        [(clock_id,)] = await hot.execute(db, sla._insert_clock(dialect), clock)
-        assert await hot.execute(db, sla._insert_clock(dialect), clock) == []  # one open clock
+        [(clock_id,)] = await hot.execute(db, sla.insert_clock(dialect), clock)
+        assert await hot.execute(db, sla.insert_clock(dialect), clock) == []  # one open clock
         await db.commit()
     async with sessions() as db:
         stored = await db.get(SlaClock, clock_id)

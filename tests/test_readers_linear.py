@@ -32,8 +32,8 @@ from bot.features.incidents import rule as incidents
 from bot.features.payments import rule as payment_gate
 from bot.features.policy import rule as policy_guard
 from bot.features.satisfaction import rule as satisfaction
+from bot.features.sla import policy as sla
 from bot.features.sla import requests
-from bot.features.sla import rule as sla
 
 LIMIT_SECONDS = 0.05
 LONGEST = 10_000

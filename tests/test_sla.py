@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from bot.features.sla.rule import is_pleasantry
+from bot.features.sla.policy import is_pleasantry
 from storage.models import SlaClock, SlaEvent, Violation
 from tests.support import CUSTOMER, GROUP, HEAD, SALES
 

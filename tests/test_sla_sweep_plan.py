@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
-from bot.features.sla.rule import due_clocks
+from bot.features.sla.sweep import due_clocks
 from storage.db import SessionFactory
 from storage.models import SlaClock
 from tests.conftest import START

@@ -10,7 +10,8 @@ from bot.core.context import Context
 from bot.core.intents import Intent
 from bot.core.text import fold
 from bot.core.worktime import WorktimeError, parse_duration, parse_working_hours
-from bot.features.sla.rule import api_section, first_response, open_clock
+from bot.features.sla.policy import first_response
+from bot.features.sla.rule import api_section, open_clock
 from storage import repo
 
 OFF, DEFAULT = {"off", "tat", "tắt"}, {"default", "macdinh", "chung", "reset"}
