@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import col, select
 
-from bot.features.payments.rule import read_bare, waits_for
+from bot.features.payments.replies import read_bare
+from bot.features.payments.rule import waits_for
 from storage.models import Payment
 from tests.support import ACCOUNTANT, CHIEF, HEAD, SALES, Bot
 

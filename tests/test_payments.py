@@ -11,7 +11,8 @@ from sqlmodel import col, select
 from bot.app import registry
 from bot.core.commands import UsageError
 from bot.core.render import LOCALES, Renderer
-from bot.features.payments import rule as payment_gate
+from bot.features.payments import policy as payment_gate_policy
+from bot.features.payments import queries as payment_gate_queries
 from bot.features.payments.commands import (
     CreditArgs,
     DecideArgs,
@@ -23,15 +24,8 @@ from bot.features.payments.commands import (
     parse_pay,
     parse_reject,
 )
-from bot.features.payments.rule import (
-    Decision,
-    Outcome,
-    PaymentState,
-    Reply,
-    covered,
-    decide,
-    read_reply,
-)
+from bot.features.payments.policy import Decision, Outcome, PaymentState, covered, decide
+from bot.features.payments.replies import Reply, read_reply
 from storage.models import AuditEntry, OutboxMessage, Payment, Violation
 from tests.conftest import ADMIN_TOKEN
 from tests.support import (
@@ -127,7 +121,7 @@ def _payment(**kw) -> Payment:
 )
 def test_apply_decision(needs_chief, role, outcome, status, accountant, chief, decided_by):
     payment = _payment(needs_chief=needs_chief)
-    payment_gate.apply_decision(
+    payment_gate_policy.apply_decision(
         payment, Decision(outcome), decider_id="d", role=role, now=NOW, reason=" lý do "
     )
     assert (payment.status, payment.accountant_id, payment.chief_id, payment.decided_by) == (
@@ -696,7 +690,7 @@ async def test_payments_lists_the_group_requests(bot):
 
 
 async def test_the_api_shows_the_group_payments(bot, monkeypatch):
-    monkeypatch.setattr(registry, "GROUP_SECTIONS", [payment_gate.api_section])
+    monkeypatch.setattr(registry, "GROUP_SECTIONS", [payment_gate_queries.api_section])
     await bot.say("/thanhtoan 50tr", sender=SALES)
     await bot.say("/tuchoi 1 sai số tiền", sender=ACCOUNTANT)
     response = await bot.client.get(

@@ -29,7 +29,7 @@ from bot.core.textparse import (
 )
 from bot.core.worktime import WorktimeError, parse_duration, parse_working_hours
 from bot.features.incidents import rule as incidents
-from bot.features.payments import rule as payment_gate
+from bot.features.payments import replies as payment_gate_replies
 from bot.features.policy import rule as policy_guard
 from bot.features.satisfaction import rule as satisfaction
 from bot.features.sla import policy as sla
@@ -100,7 +100,7 @@ READERS: dict[str, Callable[[str], Any]] = {
     "parse_working_hours": _quiet(parse_working_hours),
     "detect_all": _plain(incidents.detect_all),
     "promises": policy_guard.promises,
-    "read_reply": payment_gate.read_reply,
+    "read_reply": payment_gate_replies.read_reply,
     "is_pleasantry": sla.is_pleasantry,
     "classify": _plain(requests.classify),
     "split_command": split_command,

@@ -28,6 +28,7 @@ from bot.features.history import commands as history
 from bot.features.incidents import commands as incident_commands
 from bot.features.incidents import rule as incidents
 from bot.features.payments import commands as payment_commands
+from bot.features.payments import queries as payment_queries
 from bot.features.payments import rule as payment_gate
 from bot.features.policy import rule as policy_guard
 from bot.features.privacy import commands as privacy_commands
@@ -110,7 +111,7 @@ API: tuple[Setup, ...] = (care_api.setup, staff_api.setup, reports_api.setup)
 API_DOCS: tuple[ApiDoc, ...] = (care_doc.DOC, staff_doc.DOC, reports_doc.DOC)
 
 # Each capability's part of GET /api/groups/{group_id}: (db, group) -> dict merged in.
-GROUP_SECTIONS = (sla.api_section, payment_gate.api_section, incidents.api_section)
+GROUP_SECTIONS = (sla.api_section, payment_queries.api_section, incidents.api_section)
 
 # The dashboard and the simulator, one module per page.
 PAGES: tuple[Setup, ...] = tuple(

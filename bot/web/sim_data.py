@@ -21,7 +21,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.render import MENTION_MARKER, labels, vnd
-from bot.features.payments import rule as payment_gate
+from bot.features.payments import queries as payment_gate_queries
 from bot.features.sla import requests
 from bot.web.core import pick, role_label
 from bot.web.queries import staff_by_id
@@ -255,7 +255,7 @@ async def payments_panel(db: AsyncSession, *, group_id: str, lang: str) -> list[
             "status": p.status,
             "status_label": pick(lang, *STATUS_LABELS.get(p.status, (p.status, p.status))),
         }
-        for p in await payment_gate.group_payments(db, group_id=group_id)
+        for p in await payment_gate_queries.group_payments(db, group_id=group_id)
     ]
 
 

@@ -17,6 +17,8 @@ from bot.core.context import Context
 from bot.core.intents import Intent, SendGroup
 from bot.core.text import fold
 from bot.core.textparse import ParseError, parse_amount, parse_date
+from bot.features.payments import policy as payment_gate_policy
+from bot.features.payments import queries as payment_gate_queries
 from bot.features.payments import rule as payment_gate
 from storage import repo
 from storage.models import Payment
@@ -153,7 +155,7 @@ async def credit(ctx: Context, args: CreditArgs) -> list[Intent]:
         due = _due_date(args.due, ctx.now.astimezone(ctx.settings.tz).date())
         if due is None:
             raise UsageError("credit_due_past", due=args.due)
-    term = payment_gate.credit_term(days=args.days, due=due)
+    term = payment_gate_policy.credit_term(days=args.days, due=due)
     return await _request(ctx, "credit", args.amount, term, args.note)
 
 
@@ -196,7 +198,7 @@ async def _request(
     chiefs = await common.ids_with_role(ctx.db, "chief_accountant") if payment.needs_chief else []
     intents = await _invite_chiefs(ctx, chiefs) if payment.needs_chief else []
     context = {
-        "payment": payment_gate.view(payment),
+        "payment": payment_gate_queries.view(payment),
         "accountants": accountants,
         "chiefs": chiefs,
         "threshold": ctx.settings.payment_chief_threshold,
@@ -241,14 +243,14 @@ async def reject(ctx: Context, args: DecideArgs) -> list[Intent]:
 
 async def _decide(ctx: Context, args: DecideArgs, *, approve: bool) -> list[Intent]:
     assert ctx.group is not None
-    payment = await payment_gate.find_payment(
+    payment = await payment_gate_queries.find_payment(
         ctx.db, payment_id=args.payment_id, group_id=ctx.group.group_id
     )
     if payment is None:
         return [
             ctx.reply(
                 "payment_refused",
-                reason=payment_gate.NOT_FOUND,
+                reason=payment_gate_policy.NOT_FOUND,
                 payment=None,
                 payment_id=args.payment_id,
                 names={},
@@ -272,7 +274,7 @@ async def ship(ctx: Context, args: OrderArgs) -> list[Intent]:
 
 async def _order(ctx: Context, action: str, name: str, args: OrderArgs) -> list[Intent]:
     assert ctx.group is not None
-    payments = await payment_gate.group_payments(ctx.db, group_id=ctx.group.group_id)
+    payments = await payment_gate_queries.group_payments(ctx.db, group_id=ctx.group.group_id)
     approved_total = sum(p.amount for p in payments if p.status == "approved")
     await repo.audit(
         ctx.db, at=ctx.now, actor_id=ctx.sender_id, action=action, group_id=ctx.group.group_id,
@@ -294,7 +296,7 @@ async def _order(ctx: Context, action: str, name: str, args: OrderArgs) -> list[
 async def payments(ctx: Context, _args: None) -> list[Intent]:
     """The group's payment and credit requests and where each stands."""
     assert ctx.group is not None
-    rows = await payment_gate.group_payments(ctx.db, group_id=ctx.group.group_id)
+    rows = await payment_gate_queries.group_payments(ctx.db, group_id=ctx.group.group_id)
     names = {s.zalo_user_id: s.name for s in await repo.list_staff(ctx.db)}
-    shown = [payment_gate.view(p) for p in rows[-LIST_LIMIT:]]
+    shown = [payment_gate_queries.view(p) for p in rows[-LIST_LIMIT:]]
     return [ctx.reply("payment_list", payments=shown, total=len(rows), names=names)]
