@@ -15,7 +15,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.features.reports import queries as reports
+from bot.features.reports import operations as reports_operations
 from bot.features.reports import times as reports_times
 from bot.web.series import ClockFacts
 from storage.models import CareLog, Rating, SlaClock, Staff, Violation
@@ -38,13 +38,13 @@ async def staff_rows(
 ) -> list[StaffRow]:
     """One row per person: SLA compliance, median first response, breaches, violations and
     satisfaction over [start, end)."""
-    sla = {r["staff_id"]: r for r in await reports.sla(db, start, end, tz)}
+    sla = {r["staff_id"]: r for r in await reports_operations.sla(db, start, end, tz)}
     times = {
         r["key"]: r
         for r in await reports_times.response_times(db, start, end, tz)
         if r["by"] == "staff"
     }
-    happy = {r["staff_id"]: r for r in await reports.satisfaction(db, start, end, tz)}
+    happy = {r["staff_id"]: r for r in await reports_operations.satisfaction(db, start, end, tz)}
     query = (
         select(Violation.staff_id, func.count())
         .where(col(Violation.at) >= start, col(Violation.at) < end)

@@ -17,7 +17,8 @@ from aiohttp import web
 
 from bot.core.render import vnd
 from bot.features.reports.api import DEFAULT_DAYS, to_csv
-from bot.features.reports.queries import DIGEST_PARTS, REPORTS, TEAM, Row
+from bot.features.reports.base import TEAM, Row
+from bot.features.reports.queries import DIGEST_PARTS, REPORTS
 from bot.web.core import Viewer, language, page, render, runtime_of
 from bot.web.display import labeler, not_found
 from bot.web.report_labels import COLUMNS, MONEY, PERCENT, TITLES, VALUE_LABELS

@@ -14,7 +14,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.app.keys import RUNTIME
-from bot.features.reports.queries import REPORTS, Row
+from bot.features.reports.base import Row
+from bot.features.reports.queries import REPORTS
 
 DEFAULT_DAYS = 30
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)  # dates a report can span

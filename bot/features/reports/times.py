@@ -23,18 +23,18 @@ from sqlalchemy import inspect as sa_inspect
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.features.reports.queries import (
+from bot.features.reports.base import (
     TEAM,
     Percentiles,
     Row,
-    _count_if,
-    _in,
-    _minutes,
-    _percentiles,
-    _rows,
-    _seconds,
-    _staff_names,
+    between,
+    count_if,
+    fetch_rows,
+    names_of_staff,
+    percentiles,
+    seconds_between,
     select,
+    to_minutes,
 )
 from storage.models import Customer, Group, Payment, SlaClock
 
@@ -44,10 +44,10 @@ UNKNOWN = "unknown"
 def _times(working: Percentiles, wall: Percentiles, key: Any, prefix: str) -> Row:
     (w50, w90), (c50, c90) = working.get(key, (None, None)), wall.get(key, (None, None))
     return {
-        f"p50_{prefix}_min": _minutes(w50),
-        f"p90_{prefix}_min": _minutes(w90),
-        f"p50_{prefix}_wall_min": _minutes(c50),
-        f"p90_{prefix}_wall_min": _minutes(c90),
+        f"p50_{prefix}_min": to_minutes(w50),
+        f"p90_{prefix}_min": to_minutes(w90),
+        f"p50_{prefix}_wall_min": to_minutes(c50),
+        f"p90_{prefix}_wall_min": to_minutes(c90),
     }
 
 
@@ -69,25 +69,25 @@ async def response_times(
 ) -> list[Row]:
     """Per staff, per customer group and for the team: answered, p50/p90 first response in
     working and wall time, withdrawn clocks and withdrawn breaches."""
-    period = _in(SlaClock.opened_at, start, end)
+    period = between(SlaClock.opened_at, start, end)
     kept = [*period, col(SlaClock.withdrawn_at).is_(None)]
     working = col(SlaClock.response_seconds)
-    wall = _seconds(db, SlaClock.opened_at, SlaClock.closed_at)
+    wall = seconds_between(db, SlaClock.opened_at, SlaClock.closed_at)
     staff = func.coalesce(SlaClock.owner_id, SlaClock.closed_by)
     segment = func.coalesce(Customer.customer_group, "")
     withdrawn = col(SlaClock.withdrawn_at).is_not(None)
-    names = await _staff_names(db)
+    names = await names_of_staff(db)
     rows: list[Row] = []
     for by, key in (("staff", staff), ("customer_group", segment), (TEAM, None)):
-        counts = await _rows(
+        counts = await fetch_rows(
             db,
             select(
                 (key if key is not None else literal(TEAM)).label("k"),
-                _count_if(and_(working.is_not(None), col(SlaClock.withdrawn_at).is_(None))).label(
+                count_if(and_(working.is_not(None), col(SlaClock.withdrawn_at).is_(None))).label(
                     "answered"
                 ),
-                _count_if(withdrawn).label("withdrawn"),
-                _count_if(and_(withdrawn, col(SlaClock.breached_at).is_not(None))).label(
+                count_if(withdrawn).label("withdrawn"),
+                count_if(and_(withdrawn, col(SlaClock.breached_at).is_not(None))).label(
                     "withdrawn_breaches"
                 ),
             )
@@ -95,8 +95,8 @@ async def response_times(
             .where(*period)
             .group_by("k"),
         )
-        by_working = await _percentiles(db, _clocks(), key, working, *kept)
-        by_wall = await _percentiles(
+        by_working = await percentiles(db, _clocks(), key, working, *kept)
+        by_wall = await percentiles(
             db, _clocks(), key, wall, *kept, col(SlaClock.closed_at).is_not(None)
         )
         part = [
@@ -129,29 +129,29 @@ async def approvals(db: AsyncSession, start: datetime, end: datetime, tz: ZoneIn
     approved, rejected, p50/p90 waiting time (wall; working past the deadline is counted as
     `late`: reminded after PAYMENT_APPROVAL_SLA)."""
     decided = [
-        *_in(Payment.decided_at, start, end),
+        *between(Payment.decided_at, start, end),
         col(Payment.status).in_(("approved", "rejected")),
     ]
     first = func.coalesce(Payment.accountant_at, Payment.decided_at)
     who = func.coalesce(Payment.accountant_id, Payment.decided_by)
-    wait = _seconds(db, Payment.requested_at, first)
-    names = await _staff_names(db)
+    wait = seconds_between(db, Payment.requested_at, first)
+    names = await names_of_staff(db)
     rows: list[Row] = []
     for key in (who, None):
-        counts = await _rows(
+        counts = await fetch_rows(
             db,
             select(
                 (key if key is not None else literal(TEAM)).label("k"),
                 func.count().label("decided"),
-                _count_if(col(Payment.status) == "approved").label("approved"),
-                _count_if(col(Payment.status) == "rejected").label("rejected"),
-                _count_if(col(Payment.reminded_at).is_not(None)).label("late"),
+                count_if(col(Payment.status) == "approved").label("approved"),
+                count_if(col(Payment.status) == "rejected").label("rejected"),
+                count_if(col(Payment.reminded_at).is_not(None)).label("late"),
             )
             .where(*decided)
             .group_by("k"),
         )
         table = sa_inspect(Payment).local_table
-        waits = await _percentiles(db, table, key, wait, *decided)
+        waits = await percentiles(db, table, key, wait, *decided)
         part = [
             {
                 "accountant_id": r["k"],
@@ -159,8 +159,8 @@ async def approvals(db: AsyncSession, start: datetime, end: datetime, tz: ZoneIn
                 "decided": r["decided"],
                 "approved": r["approved"],
                 "rejected": r["rejected"],
-                "p50_wait_wall_min": _minutes(waits.get(r["k"], (None, None))[0]),
-                "p90_wait_wall_min": _minutes(waits.get(r["k"], (None, None))[1]),
+                "p50_wait_wall_min": to_minutes(waits.get(r["k"], (None, None))[0]),
+                "p90_wait_wall_min": to_minutes(waits.get(r["k"], (None, None))[1]),
                 "late": r["late"],
             }
             for r in counts
