@@ -12,6 +12,9 @@ from sqlalchemy import event, insert
 from sqlmodel import SQLModel, col, select
 
 from bot.features.privacy import erasure as privacy
+from bot.features.privacy import export as privacy_export
+from bot.features.privacy import policy as privacy_policy
+from bot.features.privacy import steps as privacy_steps
 from bot.features.privacy.commands import EraseArgs, parse_erase, parse_target
 from bot.web.core import make_session_cookie
 from storage.models import AuditEntry, Customer, Erasure, InboxEvent, Message, Payment
@@ -150,7 +153,7 @@ async def test_an_admin_downloads_the_whole_json_and_the_download_is_audited(sto
 
 
 async def test_the_export_is_built_in_pages(story, monkeypatch):
-    monkeypatch.setattr(privacy, "PAGE", 2)
+    monkeypatch.setattr(privacy_export, "PAGE", 2)
     for n in range(5):
         await story.say(f"tin {n}", sender=CUSTOMER)
     sign_in(story, HEAD)
@@ -158,7 +161,7 @@ async def test_the_export_is_built_in_pages(story, monkeypatch):
     async with story.runtime.sessions() as db:
         stored = (await db.exec(select(Message.id).where(Message.group_id == GROUP))).all()
     assert [m["id"] for m in document["messages"]] == sorted(stored)
-    assert len(stored) > 2 * privacy.PAGE
+    assert len(stored) > 2 * privacy_export.PAGE
 
 
 # --- erasure ---------------------------------------------------------------------------------
@@ -193,7 +196,7 @@ async def test_erase_leaves_no_personal_trace_and_keeps_the_business_records(sto
     await story.say("/xoadulieu", sender=ADMIN)
     story.clock.advance(minutes=9)
     await story.say(f"/xoadulieu xacnhan {GROUP}", sender=ADMIN)
-    marker = privacy.ERASED
+    marker = privacy_policy.ERASED
     assert await customer_texts(story) == [(marker, []), (marker, [])]
     left = await traces(story, PHONE, SECRET, NAME, "30/11/1985", "1985-11-30", "photo-")
     assert left == [], "\n".join(left)
@@ -216,7 +219,7 @@ async def test_erase_keeps_the_staff_messages_and_audits_counts_only(story):
         staff = select(Message.text).where(Message.group_id == GROUP, Message.user_id == SALES)
         said = list((await db.exec(staff)).all())
         customer = (await db.exec(select(Customer))).one()
-    assert f"Dạ em chào anh bên {privacy.MASK}, em kiểm tra ngay ạ" in said
+    assert f"Dạ em chào anh bên {privacy_policy.MASK}, em kiểm tra ngay ạ" in said
     assert customer.birthday is None and customer.region is None
     [entry] = await audit(story, "customer_erased")
     assert entry.actor_id == ADMIN
@@ -300,7 +303,7 @@ async def bulk_customer_messages(bot: Bot, n: int) -> None:
 
 
 async def test_an_erasure_bigger_than_a_chunk_erases_every_row_a_chunk_at_a_time(story):
-    extra = privacy.CHUNK + 100
+    extra = privacy_steps.CHUNK + 100
     await bulk_customer_messages(story, extra)
     await story.say("/xoadulieu", sender=ADMIN)
     largest: list[int] = []
@@ -315,9 +318,9 @@ async def test_an_erasure_bigger_than_a_chunk_erases_every_row_a_chunk_at_a_time
         await story.say(f"/xoadulieu xacnhan {GROUP}", sender=ADMIN)
     finally:
         event.remove(engine, "after_cursor_execute", on_update)
-    assert 0 < max(largest) <= privacy.CHUNK
+    assert 0 < max(largest) <= privacy_steps.CHUNK
     texts = await customer_texts(story)
-    assert len(texts) == extra + 2 and all(t == (privacy.ERASED, []) for t in texts)
+    assert len(texts) == extra + 2 and all(t == (privacy_policy.ERASED, []) for t in texts)
     assert await traces(story, SECRET, PHONE, NAME) == []
     [entry] = await audit(story, "customer_erased")
     counts = entry.detail["counts"]
@@ -335,12 +338,12 @@ async def erasures(bot: Bot) -> list[Erasure]:
 async def test_an_erasure_cut_short_resumes_and_counts_audits_and_announces_once(
     story, monkeypatch, cut_short
 ):
-    monkeypatch.setattr(privacy, "CHUNK", 2)
+    monkeypatch.setattr(privacy_steps, "CHUNK", 2)
     for n in range(3):
         await story.say(f"thêm {n} {SECRET}", sender=CUSTOMER)
     await story.say("/xoadulieu", sender=ADMIN)
     if cut_short:  # the process dies in the middle of the raw events, in their second chunk
-        clean, calls = privacy._clean_body, []
+        clean, calls = privacy_steps.clean_body, []
 
         def dying(*args: Any) -> Any:
             calls.append(1)
@@ -348,7 +351,7 @@ async def test_an_erasure_cut_short_resumes_and_counts_audits_and_announces_once
                 raise RuntimeError("killed")
             return clean(*args)
 
-        monkeypatch.setattr(privacy, "_clean_body", dying)
+        monkeypatch.setattr(privacy_steps, "clean_body", dying)
         await story.post(story.message(f"/xoadulieu xacnhan {GROUP}", sender=ADMIN), drain=False)
         await story.runtime.inbox.process_pending()
         with pytest.raises(RuntimeError):
@@ -356,9 +359,9 @@ async def test_an_erasure_cut_short_resumes_and_counts_audits_and_announces_once
         [job] = await erasures(story)
         assert job.finished_at is None and job.runner is None and job.step == "raw_events"
         assert job.counts["messages"] == 5 and 0 < job.counts["raw_events"] < 10
-        assert all(t == (privacy.ERASED, []) for t in await customer_texts(story))
+        assert all(t == (privacy_policy.ERASED, []) for t in await customer_texts(story))
         assert not await audit(story, "customer_erased")
-        monkeypatch.setattr(privacy, "_clean_body", clean)
+        monkeypatch.setattr(privacy_steps, "clean_body", clean)
         await story.runtime.drain()
     else:
         await story.say(f"/xoadulieu xacnhan {GROUP}", sender=ADMIN)
@@ -389,12 +392,12 @@ async def test_an_erasure_another_process_runs_is_left_to_it_until_its_lease_end
     await story.runtime.inbox.process_pending()
     async with story.runtime.sessions() as db:
         [job] = (await db.exec(select(Erasure))).all()
-        job.runner, job.lease_until = "other", story.clock.now() + privacy.LEASE
+        job.runner, job.lease_until = "other", story.clock.now() + privacy_steps.LEASE
         db.add(job)
         await db.commit()
     assert await story.runtime.erase_pending() == 0
     assert (ASKED, []) in await customer_texts(story)
-    story.clock.advance(privacy.LEASE + timedelta(seconds=1))  # that process died
+    story.clock.advance(privacy_steps.LEASE + timedelta(seconds=1))  # that process died
     assert await story.runtime.erase_pending() == 1
     assert (ASKED, []) not in await customer_texts(story)
     assert len(await audit(story, "customer_erased")) == 1
@@ -445,10 +448,10 @@ def test_parse_target():
 
 def test_scrub_masks_identifiers_and_blanks_personal_keys():
     detail = {"name": NAME, "fields": {"phone": PHONE}, "note": "x", "n": 3, "l": [f"gọi {PHONE}"]}
-    assert privacy.scrub(detail, [NAME, PHONE], frozenset({"name", "fields", "note"})) == {
-        "name": privacy.ERASED,
-        "fields": privacy.ERASED,
-        "note": privacy.ERASED,
+    assert privacy_policy.scrub(detail, [NAME, PHONE], frozenset({"name", "fields", "note"})) == {
+        "name": privacy_policy.ERASED,
+        "fields": privacy_policy.ERASED,
+        "note": privacy_policy.ERASED,
         "n": 3,
-        "l": [f"gọi {privacy.MASK}"],
+        "l": [f"gọi {privacy_policy.MASK}"],
     }

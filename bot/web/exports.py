@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.features.privacy import erasure as privacy
+from bot.features.privacy import export as privacy_export
 from bot.web.core import Viewer, page, runtime_of
 from storage import repo
 
@@ -46,7 +46,7 @@ async def download(request: web.Request, viewer: Viewer) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
-    document = privacy.export_document(runtime.sessions, group, now=now, by=viewer.user_id)
+    document = privacy_export.export_document(runtime.sessions, group, now=now, by=viewer.user_id)
     async for chunk in document:
         await response.write(chunk.encode("utf-8"))
     await response.write_eof()

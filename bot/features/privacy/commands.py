@@ -23,6 +23,7 @@ from bot.core.context import Context
 from bot.core.intents import Intent, SendUser
 from bot.core.text import fold
 from bot.features.privacy import erasure as privacy
+from bot.features.privacy import export as privacy_export
 from storage import repo
 from storage.models import Group
 
@@ -82,8 +83,8 @@ async def export(ctx: Context, group_id: str | None) -> list[Intent]:
     if group is None:
         return _unknown(ctx, group_id)
     customer = await repo.get_customer(ctx.db, customer_id=group.customer_id)
-    counts = await privacy.export_counts(ctx.db, group)
-    url = ctx.settings.base_url.rstrip("/") + privacy.export_path(group.group_id)
+    counts = await privacy_export.export_counts(ctx.db, group)
+    url = ctx.settings.base_url.rstrip("/") + privacy_export.export_path(group.group_id)
     await repo.audit(
         ctx.db,
         at=ctx.now,
