@@ -8,7 +8,8 @@ import httpx
 import pytest
 import respx
 
-from bot.core.outbox import backoff, split_text
+from bot.core.enqueue import split_text
+from bot.core.outbox import backoff
 from tests.support import GROUP, HEAD, SALES
 
 API = "https://openapi.zalo.me"

@@ -218,7 +218,7 @@ async def test_report_csvs_carry_no_live_formula_and_open_as_utf8_in_excel(bot: 
     ids=["ghichu", "suco", "unknown", "bangiao", "mentions"],
 )
 async def test_a_long_argument_never_floods_the_group(bot: Bot, typed: str) -> None:
-    from bot.core.outbox import MAX_PIECES
+    from bot.core.enqueue import MAX_PIECES
     from bot.core.render import MAX_QUOTE
 
     await bot.say(typed)

@@ -35,8 +35,9 @@ from bot.core.clock import Clock
 from bot.core.dispatch import Deps
 from bot.core.inbox import Inbox
 from bot.core.metrics import Metrics
-from bot.core.outbox import LocalSender, Outbox, Sender, ZaloSender
+from bot.core.outbox import Outbox
 from bot.core.render import Renderer
+from bot.core.senders import LocalSender, Sender, ZaloSender
 from bot.features.care.orders import import_products_file
 from bot.zalo import quarantine
 from bot.zalo.client import ZaloClient, ZaloError

@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core import schedules
 from bot.core.dispatch import Deps
-from bot.core.outbox import enqueue
+from bot.core.enqueue import enqueue
 from bot.core.rules import sweep_all
 from bot.features.privacy import erasure as privacy
 from storage import repo

@@ -17,8 +17,8 @@ from bot.core.calendars import Calendars
 from bot.core.clock import Clock
 from bot.core.commands import UsageError, lookup, split_command, suggest
 from bot.core.context import Context
+from bot.core.enqueue import enqueue
 from bot.core.intents import Intent
-from bot.core.outbox import enqueue
 from bot.core.render import Renderer
 from bot.core.rules import Rule, fan_out, guard
 from bot.zalo.events import Kind, ZaloEvent, as_object

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.audience import alert_heads, ids_with_role
-from bot.core.outbox import enqueue
+from bot.core.enqueue import enqueue
 from storage import repo
 from storage.models import InboxEvent
 

@@ -20,29 +20,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import unicodedata
-from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
 
 from sqlalchemy import update
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core import membership
-from bot.core import standins as away
 from bot.core.clock import Clock
-from bot.core.intents import PRIVATE_TEMPLATES, Intent, Invite, SendGroup, SendUser, SyncGroup
+from bot.core.enqueue import enqueue
+from bot.core.intents import SendUser
 from bot.core.logsafe import loggable
 from bot.core.membership import GroupState
 from bot.core.metrics import Metrics
 from bot.core.render import Renderer
+from bot.core.senders import Sender
+from bot.core.undelivered import report_failure, reroute
 from bot.core.worker import run_forever, stop_after_pass
-from bot.zalo.client import MAX_TEXT, ZaloAPIError, ZaloAuthError, ZaloClient, ZaloError
+from bot.zalo.client import ZaloAPIError, ZaloAuthError, ZaloError
 from config.settings import Settings
 from storage import repo
 from storage.db import SessionFactory
-from storage.models import Message, OutboxMessage, UndeliveredMessage
+from storage.models import Message, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -50,137 +48,6 @@ MAX_ATTEMPTS = 12
 LEASE = timedelta(seconds=15)  # renewed every LEASE/3 while the process holds the row
 CONCURRENT_TARGETS = 8
 SAVE_TRIES = (0.2, 0.5, 1.0)  # seconds between tries to save "sent" after Zalo took a message
-REROUTED = "undelivered_dm"  # the template of a 1:1 message re-routed after Zalo refused it
-MAX_PIECES = 3  # Zalo messages one reply may take; a longer text is cut, ending with "…"
-
-
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Cut a text into pieces Zalo accepts: at a line break or space, never inside a mention."""
-    text = unicodedata.normalize("NFC", text)
-    pieces: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit + 1)
-        cut = cut if cut > limit // 2 else text.rfind(" ", 0, limit + 1)
-        cut = cut if cut > limit // 2 else limit
-        marker = text.rfind("[@", 0, cut)
-        if marker != -1 and text.find("]", marker) >= cut and marker > 0:
-            cut = marker
-        pieces.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    return [*pieces, text] if text else pieces
-
-
-async def enqueue(
-    db: AsyncSession,
-    intents: Sequence[Intent],
-    *,
-    renderer: Renderer,
-    locale: str,
-    now: datetime,
-    source_event_id: int | None = None,
-) -> list[OutboxMessage]:
-    """Render each intent and add its outbox rows to the session (the caller commits).
-    A 1:1 message for someone away (/vangmat) goes to their stand-in, with a note."""
-    rows: list[OutboxMessage] = []
-    for intent, away_note in await away.redirect(db, intents, now):
-        common: dict[str, Any] = {
-            "created_at": now,
-            "next_attempt_at": now,
-            "source_event_id": source_event_id,
-            "notify_user_id": intent.notify_user_id,
-        }
-        if isinstance(intent, SyncGroup):
-            rows.append(
-                OutboxMessage(
-                    target_kind="sync", target_id=intent.group_id, text="", purpose="group_sync",
-                    **common,
-                )
-            )  # fmt: skip
-            continue
-        if isinstance(intent, Invite):
-            rows.append(
-                OutboxMessage(
-                    target_kind="invite",
-                    target_id=intent.group_id,
-                    text="",
-                    purpose=intent.reason,
-                    payload={
-                        "user_ids": list(intent.user_ids),
-                        "also_notify": list(intent.also_notify),
-                    },
-                    **common,
-                )
-            )
-            continue
-        kind, target = (
-            ("group", intent.group_id)
-            if isinstance(intent, SendGroup)
-            else ("user", intent.user_id)
-        )
-        text = renderer.render(intent.template, locale, **intent.context)
-        if away_note is not None:
-            text = renderer.render("away_forward", locale, **away_note) + "\n" + text
-        pieces = split_text(text)
-        if len(pieces) > MAX_PIECES:
-            pieces = [*pieces[: MAX_PIECES - 1], pieces[MAX_PIECES - 1][: MAX_TEXT - 1] + "…"]
-        for index, piece in enumerate(pieces):
-            rows.append(
-                OutboxMessage(
-                    target_kind=kind,
-                    target_id=target,
-                    text=piece,
-                    purpose=intent.template,
-                    quote_msg_id=intent.quote_msg_id if index == 0 else None,
-                    payload=dict(intent.ref),
-                    **common,
-                )
-            )
-    db.add_all(rows)
-    return rows
-
-
-class Sender(Protocol):
-    async def deliver(self, row: OutboxMessage) -> str | None:
-        """Send one row; return the Zalo message id (None for an invite)."""
-        ...
-
-    async def group_state(self, group_id: str) -> GroupState | None:
-        """The group's members and state as Zalo says; None where nobody can say (local)."""
-        ...
-
-
-class ZaloSender:
-    """Delivers through the real Zalo OA API."""
-
-    def __init__(self, client: ZaloClient) -> None:
-        self.client = client
-
-    async def deliver(self, row: OutboxMessage) -> str | None:
-        if row.target_kind == "group":
-            return await self.client.send_group_text(row.target_id, row.text, row.quote_msg_id)
-        if row.target_kind == "user":
-            return await self.client.send_user_text(row.target_id, row.text, row.quote_msg_id)
-        await self.client.invite(row.target_id, list(row.payload.get("user_ids", [])))
-        return None
-
-    async def group_state(self, group_id: str) -> GroupState | None:
-        return await membership.read_state(self.client, group_id)
-
-
-class LocalSender:
-    """Local mode: nothing leaves the machine; each message is printed and marked sent."""
-
-    async def group_state(self, group_id: str) -> GroupState | None:
-        return None  # no Zalo to ask: the bot's own record of the members stands
-
-    async def deliver(self, row: OutboxMessage) -> str | None:
-        if row.target_kind == "invite":
-            print(
-                f"[local] invite {row.payload.get('user_ids')} -> group {row.target_id}", flush=True
-            )
-            return None
-        print(f"[local] -> {row.target_kind} {row.target_id}:\n{row.text}\n", flush=True)
-        return f"local-{row.id}"
 
 
 def _retryable(exc: ZaloError) -> bool:
@@ -491,84 +358,8 @@ class Outbox:
                 stored.status = "failed"
                 log.error("outbox %s: failed for good: %s", row.id, exc)
                 self.metrics.inc("zalo_bot_outbox_deliveries_total", "failed")
-                await self._report_failure(db, stored, now)
+                await report_failure(db, stored, now, self.renderer, self.locale)
                 if stored.target_kind == "user":
-                    await self._reroute(db, stored, now)
+                    await reroute(db, stored, now, self.alert_group_id, self.renderer, self.locale)
             db.add(stored)
             await db.commit()
-
-    async def _reroute(self, db: AsyncSession, row: OutboxMessage, now: datetime) -> None:
-        """A 1:1 message to a staff member that Zalo refused for good (-230 no interaction in
-        7 days, -213 not a follower, any other permanent error) reaches someone all the same:
-        the alert group with a mention of the person when there is one, else 1:1 to the heads
-        and admins who can receive; never a customer's group. The person is marked as one who
-        cannot receive 1:1 messages (the directory says what to do) and the message waits on
-        the dashboard until opened."""
-        staff = await repo.get_staff(db, user_id=row.target_id)
-        if staff is None:
-            return  # a customer: the delivery_failed notice is all
-        staff.dm_blocked_code, staff.dm_blocked_at = row.error_code, now
-        db.add(staff)
-        if row.purpose in PRIVATE_TEMPLATES:
-            return  # a sign-in or export link is for that person only: never shown to others
-        assert row.id is not None
-        await repo.insert_once(
-            db,
-            UndeliveredMessage,
-            unique=["outbox_id"],
-            outbox_id=row.id,
-            staff_id=staff.zalo_user_id,
-            code=row.error_code,
-            text=row.text,
-            created_at=now,
-        )
-        if row.purpose == REROUTED:
-            return  # a re-routed alert that failed too: never a chain of them
-        context = {
-            "user_id": staff.zalo_user_id,
-            "name": staff.name,
-            "code": row.error_code,
-            "excerpt": row.text[:500],
-        }
-        notices: list[Intent]
-        if self.alert_group_id:
-            notices = [SendGroup(self.alert_group_id, REROUTED, context)]
-        else:
-            receivers = await repo.dm_receivers(db, roles=("sales_head", "admin"))
-            notices = [
-                SendUser(person, REROUTED, context)
-                for person in receivers
-                if person != staff.zalo_user_id
-            ]
-        await enqueue(db, notices, renderer=self.renderer, locale=self.locale, now=now)
-
-    async def _report_failure(self, db: AsyncSession, row: OutboxMessage, now: datetime) -> None:
-        await repo.audit(
-            db,
-            at=now,
-            actor_id="bot",
-            action="outbox.failed",
-            group_id=row.target_id if row.target_kind != "user" else None,
-            outbox_id=row.id,
-            code=row.error_code,
-            error=row.last_error,
-        )
-        if row.purpose == "delivery_failed":
-            return  # never a notice about a notice
-        people = [row.notify_user_id, *row.payload.get("also_notify", [])]
-        told = [
-            p
-            for p in dict.fromkeys(people)
-            if p and not (row.target_kind == "user" and row.target_id == p)
-        ]
-        context = {
-            "target_kind": row.target_kind,
-            "target_id": row.target_id,
-            "reason": row.last_error,
-            "code": row.error_code,
-            "excerpt": row.text[:200],
-            "user_ids": row.payload.get("user_ids", []),
-        }
-        template = "invite_failed" if row.target_kind == "invite" else "delivery_failed"
-        notices = [SendUser(person, template, context) for person in told]
-        await enqueue(db, notices, renderer=self.renderer, locale=self.locale, now=now)

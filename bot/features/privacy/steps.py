@@ -14,8 +14,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.clock import Clock
+from bot.core.enqueue import enqueue
 from bot.core.intents import Intent, SendGroup, SendUser
-from bot.core.outbox import enqueue
 from bot.core.render import Renderer
 from bot.features.privacy.policy import (
     ERASED,
