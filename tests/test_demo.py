@@ -11,7 +11,8 @@ from sqlmodel import select
 
 from bot.core.calendars import Calendars
 from bot.core.clock import FrozenClock
-from bot.tools.demo import DemoError, before, run_demo, working_days
+from bot.tools.demo import run_demo
+from bot.tools.demo_cast import DemoError, before, working_days
 from bot.web.core import make_session_cookie
 from config.settings import Settings
 from storage.db import SessionFactory
