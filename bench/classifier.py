@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.features.sla.requests import classify  # noqa: E402
-from tests.test_requests import corpus  # noqa: E402
+from tests.features.sla.test_requests import corpus  # noqa: E402
 
 
 def corrections(url: str) -> list[tuple[bool, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +18,8 @@ from bot.web.sim_events import SIM_STATE
 from bot.zalo.payloads import group_message, lifecycle, signed, user_message
 from config.settings import Settings
 from storage.models import OutboxMessage
+
+ROOT = Path(__file__).resolve().parent.parent  # the checkout
 
 SALES = "1000000000000000001"
 SALES2 = "1000000000000000002"

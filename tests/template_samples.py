@@ -1,4 +1,4 @@
-"""A sample context for every template the bot sends: rendered by tests/test_render.py in
+"""A sample context for every template the bot sends: rendered by tests/core/test_render.py in
 every language, and reused by the feature tests for their variants."""
 
 from datetime import UTC, date, datetime

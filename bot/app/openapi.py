@@ -1,6 +1,6 @@
 """The OpenAPI 3.0 document of /api, served at GET /api/openapi.json (bearer ADMIN_TOKEN): the
 group picture here, each capability's routes from its own openapi.py (bot/app/registry.py,
-API_DOCS). tests/test_openapi.py runs schemathesis against the live app with this document.
+API_DOCS). tests/app/test_openapi.py runs schemathesis against the live app with this document.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ class _Compiled:
         # as SQLAlchemy compiles for an execution: an INSERT or UPDATE without explicit
         # values takes its columns from the parameters' keys
         # SQLCompiler's attributes (insert_prefetch, bind_names, positiontup): SQLAlchemy 2.1,
-        # pinned in pyproject; tests/test_hot.py fails if they change
+        # pinned in pyproject; tests/storage/test_hot.py fails if they change
         compiled = cast(
             Any, cast(ClauseElement, statement).compile(dialect=dialect, column_keys=list(keys))
         )

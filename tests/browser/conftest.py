@@ -148,7 +148,7 @@ async def page(browser: Any, live_server: LiveServer) -> AsyncIterator[Any]:
     )
     context.set_default_timeout(TIMEOUT_MS)
     if live_server.runtime.settings.local_mode:  # the simulator's session, as the console's
-        state = live_server.app[SIM_STATE]  # link would open it (tests/test_sim_access.py)
+        state = live_server.app[SIM_STATE]  # link would open it (tests/web/test_sim_access.py)
         session = state.open_session(CUSTOMER_ID)
         cookie = {"name": SIM_COOKIE, "value": session, "url": f"{live_server.url}/sim"}
         await context.add_cookies([cookie])
