@@ -15,11 +15,13 @@ from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from config.formats import FormatError, parse_amount, parse_duration, parse_working_hours
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB_PATH = ROOT / "data" / "bot.db"
 
 # Local mode signs and verifies webhook events with these, so the simulator and the
-# `bot.tools.send_event` helper work without a real Zalo app. Never used once real ids are set.
+# `python -m bot say` helper work without a real Zalo app. Never used once real ids are set.
 DEFAULT_WORKING_HOURS = "mon-fri 08:00-12:00,13:30-17:30; sat 08:00-12:00"
 
 LOCAL_APP_ID = "local-app"
@@ -70,12 +72,10 @@ def _timezone(value: str) -> str:
 
 
 def _duration(value: str) -> str:
-    from bot.core.worktime import WorktimeError, parse_duration
-
     try:
         parse_duration(value)
-    except WorktimeError as exc:
-        raise ValueError(f"must be a duration such as 15m, 90s or 2h ({exc})") from None
+    except FormatError:
+        raise ValueError("must be a duration such as 15m, 90s or 2h, at most a year") from None
     return value.strip()
 
 
@@ -92,12 +92,10 @@ def _non_negative_int(value: str) -> int:
 
 
 def _working_hours(value: str) -> str:
-    from bot.core.worktime import WorktimeError, parse_working_hours
-
     try:
         parse_working_hours(value)
-    except WorktimeError as exc:
-        raise ValueError(f"{exc}; example: {DEFAULT_WORKING_HOURS}") from None
+    except FormatError as exc:
+        raise ValueError(f"not working hours ({exc}); example: {DEFAULT_WORKING_HOURS}") from None
     return value.strip()
 
 
@@ -116,8 +114,6 @@ ROUND_THE_CLOCK = "mon-sun 00:00-24:00"
 def customer_group_targets(value: str) -> dict[str, tuple[str | None, str | None]]:
     """'vip=5m@24/7,si=15m,le=30m' -> {group: (first-response limit, working hours)}: each
     entry a duration, working hours after '@', or working hours alone ('vip=24/7')."""
-    from bot.core.worktime import parse_duration, parse_working_hours
-
     targets: dict[str, tuple[str | None, str | None]] = {}
     for item in filter(None, (part.strip() for part in value.split(","))):
         name, _, spec = item.partition("=")
@@ -136,11 +132,9 @@ def customer_group_targets(value: str) -> dict[str, tuple[str | None, str | None
 
 
 def _customer_group_targets(value: str) -> str:
-    from bot.core.worktime import WorktimeError
-
     try:
         customer_group_targets(value)
-    except WorktimeError as exc:
+    except FormatError as exc:
         raise ValueError(f"{exc}; example: vip=5m@24/7,si=15m,le=30m") from None
     return value.strip()
 
@@ -164,11 +158,9 @@ def _repeat_limit(value: str) -> str:
 
 
 def _amount(value: str) -> int:
-    from bot.core.textparse import ParseError, parse_amount
-
     try:
         return parse_amount(value)
-    except ParseError:
+    except FormatError:
         raise ValueError("must be an amount in VND such as 100.000.000 or 100tr") from None
 
 
@@ -296,15 +288,11 @@ class Settings:
 
     def duration(self, name: str) -> timedelta:
         """A duration setting (sla_first_response, incident_resolution, …) as a timedelta."""
-        from bot.core.worktime import parse_duration
-
         return parse_duration(getattr(self, name))
 
     @property
     def replay_window(self) -> timedelta | None:
         """WEBHOOK_REPLAY_WINDOW as a timedelta; None when off (0 or off)."""
-        from bot.core.worktime import parse_duration
-
         if self.webhook_replay_window == "off":
             return None
         return parse_duration(self.webhook_replay_window)

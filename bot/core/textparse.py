@@ -29,87 +29,33 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 
 from bot.core.reasons import Refusal
 from bot.core.text import fold
+from config import formats
+from config.formats import AMOUNT, MAX_TYPED, FormatError, amount_value, fold_each
+from config.formats import MAX_AMOUNT as MAX_AMOUNT
 
 
 class ParseError(Refusal):
     """What could not be read, as a reason code (templates/<locale>/reasons.toml)."""
 
 
-MAX_AMOUNT = 10**15
-# Characters a reader looks at: an amount, a date or a time is a few words; free text is
-# searched for an amount in its beginning only. Bounds the work any typed text can cause.
-MAX_TYPED = 80
 MAX_SCANNED = 1000
 
 
 # ---------------------------------------------------------------- amounts
 
-_UNITS = {
-    "k": 10**3, "nghin": 10**3, "ngan": 10**3,
-    "tr": 10**6, "trieu": 10**6, "cu": 10**6,
-    "ty": 10**9, "ti": 10**9, "tỏi": 10**9,
-}  # fmt: skip
-_NUM = r"\d+(?:[.,]\d+)*"
-_UNIT = r"(?:trieu|tr|cu|ty|ti|tỏi|nghin|ngan|k)(?![a-z])"
-_PART = rf"{_NUM}\s*{_UNIT}"
-_AMOUNT = re.compile(
-    rf"(?<![\w.,-])(?<!\d[/:])(?:(?P<parts>{_PART}(?:\s*{_PART})*)"
-    rf"(?P<frac>\d{{1,3}}(?!\d|[.,]\d)(?!\s*{_UNIT}))?"
-    r"|(?P<bare>[1-9]\d{0,2}(?:[.,]\d{3})+|[1-9]\d{3,}))"
-    r"(?:\s*(?:vnd|dong|d|₫)(?![a-z]))?(?!\w|[/.,:-]\d)",
-    re.ASCII,
-)
-_PART_RE = re.compile(rf"({_NUM})\s*({_UNIT})", re.ASCII)
-_GROUPED = re.compile(r"[1-9]\d{0,2}(?:([.,])\d{3})(?:\1\d{3})*|\d+", re.ASCII)
 _COMMAND = re.compile(r"\s*/\w+")
 
 
-def _fold_each(text: str) -> str:
-    """fold() char by char so indexes match `text`; keeps 'ỏ' so "tỏi" != "tối"."""
-    return "".join("ỏ" if ch.lower() == "ỏ" else (fold(ch) or " ")[0] for ch in text)
-
-
-def _number(raw: str, with_unit: bool) -> Decimal:
-    if _GROUPED.fullmatch(raw):
-        return Decimal(re.sub(r"[.,]", "", raw))
-    if with_unit and re.fullmatch(r"\d+[.,]\d+", raw):
-        return Decimal(raw.replace(",", "."))
-    raise ParseError("number_unreadable", raw=raw)
-
-
-def _amount_value(match: re.Match[str]) -> int:
-    if match["bare"]:
-        total = _number(match["bare"], with_unit=False)
-    else:
-        total, scale = Decimal(0), 0
-        for raw, unit in _PART_RE.findall(match["parts"]):
-            value = _number(raw, with_unit=True) * _UNITS[unit]
-            if scale and (_UNITS[unit] >= scale or value >= scale):
-                raise ParseError("amount_mixed_units", text=match[0])
-            total, scale = total + value, _UNITS[unit]
-        if match["frac"]:
-            total += Decimal("0." + match["frac"]) * scale
-    if total <= 0:
-        raise ParseError("amount_not_positive")
-    if total != total.to_integral_value():
-        raise ParseError("amount_fraction", text=match[0])
-    if total > MAX_AMOUNT:
-        raise ParseError("amount_too_big", text=match[0])
-    return int(total)
-
-
 def parse_amount(text: str) -> int:
-    """'50tr' -> 50_000_000, '1,5 tỷ' -> 1_500_000_000, '50.000.000đ' -> 50_000_000."""
-    match = None
-    if len(text) <= MAX_TYPED:
-        match = _AMOUNT.fullmatch(_fold_each(unicodedata.normalize("NFC", text)).strip())
-    if not match:
-        raise ParseError("amount_unreadable", text=text[:MAX_TYPED])
-    return _amount_value(match)
+    """'50tr' -> 50_000_000, '1,5 tỷ' -> 1_500_000_000, '50.000.000đ' -> 50_000_000
+    (config/formats.py reads it)."""
+    try:
+        return formats.parse_amount(text)
+    except FormatError as exc:
+        raise ParseError(exc.code, **exc.params) from None
 
 
 def find_amount(text: str) -> tuple[int, str] | None:
@@ -121,12 +67,12 @@ def find_amount(text: str) -> tuple[int, str] | None:
     text = unicodedata.normalize("NFC", text[:MAX_SCANNED])
     if command := _COMMAND.match(text):
         text = text[command.end() :]
-    match = _AMOUNT.search(_fold_each(text))
+    match = AMOUNT.search(fold_each(text))
     if not match:
         return None
     try:
-        amount = _amount_value(match)
-    except ParseError:
+        amount = amount_value(match)
+    except FormatError:
         return None
     rest = text[: match.start()] + " " + text[match.end() :]
     return amount, " ".join(rest.split())

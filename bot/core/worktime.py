@@ -13,39 +13,24 @@ Rules:
 
 from __future__ import annotations
 
-import functools
-import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
-from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
 
 from bot.core.reasons import Refusal
+from config import formats
+from config.formats import DAY_NAMES as DAY_NAMES
+from config.formats import MAX_DURATION as MAX_DURATION
+from config.formats import WEEKDAYS as WEEKDAYS
+from config.formats import FormatError, Period, WorkingHours
 
 DEFAULT_HOURS_SPEC = "mon-fri 08:00-12:00,13:30-17:30; sat 08:00-12:00"
 MAX_IDLE_DAYS = 400
 ONE_DAY = timedelta(days=1)
 
-Period = tuple[time, time | None]
 Interval = tuple[datetime, datetime]
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-DAY_NAMES: Mapping[str, int] = MappingProxyType(
-    {
-        **{name: i for i, name in enumerate(WEEKDAYS)},
-        **{f"t{i + 2}": i for i in range(6)},
-        "cn": 6,
-    }
-)
-# Each part at most 7 digits and the whole at most MAX_DURATION: a typed "/sla 99999999999999h"
-# is a usage error, not an OverflowError (issue #15).
-_DURATION = re.compile(r"(?:(\d{1,7})\s*h)?\s*(?:(\d{1,7})\s*m)?\s*(?:(\d{1,7})\s*s)?")
-MAX_DURATION = timedelta(days=366)
-_TIME = re.compile(r"(\d{1,2}):(\d{2})")
-_GROUP = re.compile(r"(?P<days>[a-z].*?)\s+(?P<periods>\d.*)")
 
 
 class WorktimeError(Refusal):
@@ -55,103 +40,21 @@ class WorktimeError(Refusal):
     default_locale = "en"
 
 
-@functools.lru_cache(maxsize=256)  # settings are parsed at every event
 def parse_duration(text: str) -> timedelta:
-    """Parse "15m", "90s", "2h", "1h30m" or bare minutes ("45") into a positive timedelta."""
-    raw = text.strip().lower()
-    if len(raw) > 40:
-        raise WorktimeError("duration_too_long_text", text=text[:40])
-    if raw.isdecimal() and len(raw) <= 7:
-        result = timedelta(minutes=int(raw))
-    else:
-        match = _DURATION.fullmatch(raw)
-        if not raw or not match:
-            raise WorktimeError("duration_unreadable", text=text)
-        h, m, s = (int(part or 0) for part in match.groups())
-        result = timedelta(hours=h, minutes=m, seconds=s)
-    if result <= timedelta(0):
-        raise WorktimeError("duration_not_positive", text=text)
-    if result > MAX_DURATION:
-        raise WorktimeError("duration_over_a_year", text=text)
-    return result
-
-
-@dataclass(frozen=True)
-class WorkingHours:
-    """Weekday (0=Mon..6=Sun) -> sorted, non-overlapping (start, end|None=24:00) periods."""
-
-    periods: Mapping[int, tuple[Period, ...]]
-
-
-def _parse_day(name: str) -> int:
-    """Map one day name (English or Vietnamese) to 0..6."""
-    if name not in DAY_NAMES:
-        raise WorktimeError("day_unknown", name=name)
-    return DAY_NAMES[name]
-
-
-def _parse_days(text: str) -> list[int]:
-    """Parse "mon-fri", "t2,t4,t6" or "mon,wed-fri" into weekdays (duplicates are an error)."""
-    days: list[int] = []
-    for item in (part.strip() for part in text.split(",")):
-        first, _, last = (x.strip() for x in item.partition("-"))
-        lo, hi = _parse_day(first), _parse_day(last or first)
-        if hi < lo:
-            raise WorktimeError("day_range_backwards", item=item)
-        for day in range(lo, hi + 1):
-            if day in days:
-                raise WorktimeError("day_twice", item=item)
-            days.append(day)
-    return days
-
-
-def _parse_time(text: str, *, is_end: bool) -> time | None:
-    """Parse "HH:MM"; "24:00" is allowed only as an end and returns None."""
-    match = _TIME.fullmatch(text.strip())
-    hour, minute = (int(g) for g in match.groups()) if match else (-1, -1)
-    if is_end and (hour, minute) == (24, 0):
-        return None
-    if not (0 <= hour <= 23 and 0 <= minute <= 59):
-        raise WorktimeError("hours_bad_time", text=text.strip())
-    return time(hour, minute)
-
-
-def _parse_periods(text: str) -> tuple[Period, ...]:
-    """Parse "08:00-12:00,13:30-17:30" into sorted, validated periods."""
-    periods: list[Period] = []
-    for item in text.split(","):
-        first, sep, last = item.partition("-")
-        start = _parse_time(first, is_end=False) if sep else None
-        if start is None:
-            raise WorktimeError("hours_bad_period", item=item.strip())
-        end = _parse_time(last, is_end=True)
-        if end is not None and end <= start:
-            raise WorktimeError("hours_period_backwards", item=item.strip())
-        periods.append((start, end))
-    periods.sort()
-    for (_, end), (start, _) in zip(periods, periods[1:], strict=False):
-        if end is None or end > start:
-            raise WorktimeError("hours_overlap", text=text.strip())
-    return tuple(periods)
+    """Parse "15m", "90s", "2h", "1h30m" or bare minutes ("45") into a positive timedelta
+    (config/formats.py reads it)."""
+    try:
+        return formats.parse_duration(text)
+    except FormatError as exc:
+        raise WorktimeError(exc.code, **exc.params) from None
 
 
 def parse_working_hours(spec: str) -> WorkingHours:
-    """Parse "DAYS PERIODS; DAYS PERIODS ..." into WorkingHours."""
-    result: dict[int, tuple[Period, ...]] = {}
-    for group in (g.strip() for g in spec.lower().split(";")):
-        if not group:
-            continue
-        match = _GROUP.fullmatch(group)
-        if not match:
-            raise WorktimeError("hours_bad_group", group=group)
-        periods = _parse_periods(match["periods"])
-        for day in _parse_days(match["days"]):
-            if day in result:
-                raise WorktimeError("day_twice", item=WEEKDAYS[day])
-            result[day] = periods
-    if not result:
-        raise WorktimeError("hours_empty")
-    return WorkingHours(MappingProxyType(dict(sorted(result.items()))))
+    """Parse "DAYS PERIODS; DAYS PERIODS ..." into WorkingHours (config/formats.py reads it)."""
+    try:
+        return formats.parse_working_hours(spec)
+    except FormatError as exc:
+        raise WorktimeError(exc.code, **exc.params) from None
 
 
 def _utc(moment: datetime) -> datetime:
