@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import clocks
@@ -86,7 +86,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def say(message: str) -> None:
-    print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
 def inbox_rows(database_url: str, after_id: int = 0) -> list[tuple[datetime, datetime | None]]:
@@ -225,13 +225,23 @@ def main(argv: list[str] | None = None) -> int:
     return publish(report, args)
 
 
+BY_HAND = "## Measurements behind the design"
+
+
+def kept_by_hand(out: Path) -> str:
+    """The section of the results file written by hand (the figures behind design choices the
+    code's comments refer to), kept when a run rewrites the rest."""
+    old = out.read_text(encoding="utf-8") if out.exists() else ""
+    return "\n" + old[old.index(BY_HAND) :] if BY_HAND in old else ""
+
+
 def publish(report: results.Report, args: argparse.Namespace) -> int:
     """Print the results, write them to --out; a full run also refreshes README's table."""
     text = report.markdown()
     print(text)
     default = Path(tempfile.gettempdir()) / "zalo-bench-RESULTS-quick.md"
     out = Path(args.out) if args.out else (default if args.quick else ROOT / "bench/RESULTS.md")
-    out.write_text(text, encoding="utf-8")
+    out.write_text(text + kept_by_hand(out), encoding="utf-8")
     say(f"written to {out}")
     if not args.quick and not args.no_readme:
         if readme.update(ROOT / "README.md", report):

@@ -507,7 +507,7 @@ SAMPLES = {
         "valid_through": None,
     },
     "sync_started": {"local": False},
-    "out_of_hours": {"due": datetime(2026, 11, 24, 8, 15), "weekday": 1, "hour": 8},
+    "out_of_hours": {"due": datetime(2026, 11, 24, 8, 15), "weekday": 1, "hour": 8},  # noqa: DTZ001
     "sla_corrected": {"needs_reply": False, "withdrawn": True, "breached": True},
     "sla_follow_up": {
         "group_id": "g",

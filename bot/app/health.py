@@ -98,66 +98,7 @@ class HealthCheck:
         commands: dict[str, float] = {}
         try:
             async with self.sessions() as db:
-                clocks = select(func.count()).select_from(SlaClock)
-                open_clocks = clocks.where(col(SlaClock.closed_at).is_(None))
-                breached = open_clocks.where(col(SlaClock.breached_at).is_not(None))
-                backlog = select(func.count()).select_from(OutboxMessage)
-                backlog = backlog.where(col(OutboxMessage.status).in_(("pending", "sending")))
-                gauges += [
-                    (
-                        "zalo_bot_sla_clocks_open",
-                        "SLA clocks open now.",
-                        await _scalar(db, open_clocks),
-                    ),
-                    (
-                        "zalo_bot_sla_clocks_breached",
-                        "SLA clocks open now and already past their deadline.",
-                        await _scalar(db, breached),
-                    ),
-                    (
-                        "zalo_bot_outbox_backlog",
-                        "Outbox messages pending or being sent.",
-                        await _scalar(db, backlog),
-                    ),
-                    (
-                        "zalo_bot_outbox_failed",
-                        "Outbox messages that failed for good.",
-                        await _count(db, OutboxMessage, OutboxMessage.status, "failed"),
-                    ),
-                    (
-                        "zalo_bot_inbox_pending",
-                        "Webhook events stored and not processed yet.",
-                        await _count(db, InboxEvent, InboxEvent.status, "pending"),
-                    ),
-                ]
-                held = await quarantine.status(db, self.clock.now())
-                last = await quarantine.last_valid_event_at(db)
-                gauges += [
-                    (
-                        "zalo_bot_webhook_quarantined",
-                        "Events kept because their signature failed.",
-                        held["quarantined"],
-                    ),
-                    (
-                        "zalo_bot_webhook_rejected_signature_24h",
-                        "Events whose signature failed in the last 24 hours.",
-                        held["rejected_signature_24h"],
-                    ),
-                    (
-                        "zalo_bot_webhook_last_valid_event_timestamp_seconds",
-                        "When the newest correctly signed event arrived (Unix time).",
-                        last.timestamp() if last else None,
-                    ),
-                    (
-                        "zalo_bot_webhook_signature_hint",
-                        "1 when failed signatures match a known setting mistake (see /healthz).",
-                        1 if held["signature_hint"] else 0,
-                    ),
-                ]
-                by_outcome = select(CommandRun.outcome, func.count()).group_by(
-                    col(CommandRun.outcome)
-                )
-                commands = {str(k): float(v) for k, v in (await db.exec(by_outcome)).all()}
+                gauges, commands = await self._database_gauges(db)
             gauges.append(("zalo_bot_database_up", "1 when the database answered.", 1))
         except Exception:  # reported as a value: this is the monitoring endpoint
             log.exception("metrics: database query failed")
@@ -178,6 +119,71 @@ class HealthCheck:
             )
         ]
         return self.metrics.render(gauges, extra)
+
+    async def _database_gauges(
+        self, db: Any
+    ) -> tuple[list[tuple[str, str, float | None]], dict[str, float]]:
+        """The gauges read from the database, and the commands run by outcome."""
+        gauges: list[tuple[str, str, float | None]] = []
+        clocks = select(func.count()).select_from(SlaClock)
+        open_clocks = clocks.where(col(SlaClock.closed_at).is_(None))
+        breached = open_clocks.where(col(SlaClock.breached_at).is_not(None))
+        backlog = select(func.count()).select_from(OutboxMessage)
+        backlog = backlog.where(col(OutboxMessage.status).in_(("pending", "sending")))
+        gauges += [
+            (
+                "zalo_bot_sla_clocks_open",
+                "SLA clocks open now.",
+                await _scalar(db, open_clocks),
+            ),
+            (
+                "zalo_bot_sla_clocks_breached",
+                "SLA clocks open now and already past their deadline.",
+                await _scalar(db, breached),
+            ),
+            (
+                "zalo_bot_outbox_backlog",
+                "Outbox messages pending or being sent.",
+                await _scalar(db, backlog),
+            ),
+            (
+                "zalo_bot_outbox_failed",
+                "Outbox messages that failed for good.",
+                await _count(db, OutboxMessage, OutboxMessage.status, "failed"),
+            ),
+            (
+                "zalo_bot_inbox_pending",
+                "Webhook events stored and not processed yet.",
+                await _count(db, InboxEvent, InboxEvent.status, "pending"),
+            ),
+        ]
+        held = await quarantine.status(db, self.clock.now())
+        last = await quarantine.last_valid_event_at(db)
+        gauges += [
+            (
+                "zalo_bot_webhook_quarantined",
+                "Events kept because their signature failed.",
+                held["quarantined"],
+            ),
+            (
+                "zalo_bot_webhook_rejected_signature_24h",
+                "Events whose signature failed in the last 24 hours.",
+                held["rejected_signature_24h"],
+            ),
+            (
+                "zalo_bot_webhook_last_valid_event_timestamp_seconds",
+                "When the newest correctly signed event arrived (Unix time).",
+                last.timestamp() if last else None,
+            ),
+            (
+                "zalo_bot_webhook_signature_hint",
+                "1 when failed signatures match a known setting mistake (see /healthz).",
+                1 if held["signature_hint"] else 0,
+            ),
+        ]
+        by_outcome = select(CommandRun.outcome, func.count()).group_by(col(CommandRun.outcome))
+        commands = {str(k): float(v) for k, v in (await db.exec(by_outcome)).all()}
+        return gauges, commands
 
     def token_seconds_left(self) -> float | None:
         if not self.tokens:

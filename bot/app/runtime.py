@@ -40,7 +40,8 @@ from bot.core.render import Renderer
 from bot.core.senders import LocalSender, Sender, ZaloSender
 from bot.features.care.orders import import_products_file
 from bot.zalo import quarantine
-from bot.zalo.client import ZaloClient, ZaloError
+from bot.zalo.client import ZaloClient
+from bot.zalo.errors import ZaloError
 from bot.zalo.token_store import DbTokenStore
 from bot.zalo.tokens import TokenManager, TokenPair
 from config.settings import Settings
@@ -104,6 +105,8 @@ class Runtime:
         """TRUSTED_PROXIES as a set of addresses (see bot.core.clientip)."""
         return parse_proxies(self.settings.trusted_proxies)
 
+    # Long on purpose: the start order is the point (staff and tokens first, then the workers
+    # and the scheduler's jobs), read top to bottom.
     async def start(self, *, workers: bool = True) -> None:
         """Load the staff file and tokens, then start the workers and the scheduler.
 
@@ -276,6 +279,7 @@ def inbox_poll_seconds(settings: Settings) -> float:
     return WORKER_POLL_SECONDS if settings.process_role == "worker" else IDLE_POLL_SECONDS
 
 
+# Long on purpose: the whole wiring of a process in one place, read top to bottom.
 def build_runtime(
     settings: Settings, *, clock: Clock, http: httpx.AsyncClient | None = None
 ) -> Runtime:

@@ -50,6 +50,7 @@ class Deps:
     rules: tuple[Rule, ...] = ()
 
 
+# Long on purpose: one event start to finish on the hot path, its steps in order.
 async def process_event(
     db: AsyncSession,
     event: ZaloEvent,
@@ -122,6 +123,7 @@ def _transcript(event: ZaloEvent) -> dict[str, Any]:
     }
 
 
+# Long on purpose: the record of every kind of event, one branch each.
 async def record(
     ctx: Context, *, sender_member: GroupMember | None = repo.UNREAD, recorded: bool = False
 ) -> None:

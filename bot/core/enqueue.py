@@ -36,6 +36,7 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     return [*pieces, text] if text else pieces
 
 
+# Long on purpose: the one place intents become rows, one branch per kind of intent.
 async def enqueue(
     db: AsyncSession,
     intents: Sequence[Intent],

@@ -100,9 +100,10 @@ class GroupCommit:
         self._writer: asyncio.Task[None] | None = None
         self._pressed_at: float | None = None  # when a commit last held that many rows
         # PostgreSQL: a connection of its own, in autocommit (one statement is its own
-        # transaction), driven by psycopg directly: a single-row batch costs ~100 µs of CPU
-        # this way against ~380 µs through the engine's pool and SQLAlchemy, and at a few
-        # hundred events a second most batches are single rows.
+        # transaction), driven by psycopg directly: a single-row batch costs a fraction of the
+        # CPU it takes through the engine's pool and SQLAlchemy, and at a few hundred events a
+        # second most batches are single rows (bench/RESULTS.md, "Measurements behind the
+        # design").
         self._conninfo = pg_conninfo(sessions)
         self._connection: psycopg.AsyncConnection[Any] | None = None
         # SQLite: the same idea, a sqlite3 connection of its own on its own aiosqlite thread,

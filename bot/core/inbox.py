@@ -48,8 +48,9 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3  # an event that fails (raises, or runs over EVENT_TIME_BUDGET) this often
 # is set aside as "failed", reported once to the admins, and the events behind it go on.
 # Events claimed by one transaction: about what a batch gets through in BATCH_SECONDS. A claim
-# locks and reads every row it takes; with 50, a batch cut short released most of them again
-# and processing under a backlog was ~30 % slower (PostgreSQL, 2 cores).
+# locks and reads every row it takes; with many more, a batch cut short released most of them
+# again and processing under a backlog was slower (bench/RESULTS.md, "Measurements behind the
+# design").
 BATCH_ROWS = 20
 # A batch stops taking its claimed events after this much work and commits: the first event of
 # a batch waits for the whole batch, so this bounds the processing lag a batch adds.
@@ -58,8 +59,8 @@ LINGER_SECONDS = 0.01  # see Inbox._lingering_pass
 # On SQLite a batch holds the write lock the webhook's inserts need (this process's, and any
 # other's on the same file): it commits after this long plus the event under way, so an
 # acknowledgement waits a few ms at most for processing. Shorter batches process less per
-# second (3 ms: one process fell behind at 500 events/s on the bench); longer ones made the
-# acknowledgements of two processes at 1,000/s wait over 25 ms (p99, 5 ms).
+# second and longer ones make the acknowledgements of several processes wait (bench/RESULTS.md,
+# "Measurements behind the design").
 SQLITE_YIELD_SECONDS = 0.004
 GIVE_WAY_SECONDS = 0.5
 GIVE_WAY_POLL_SECONDS = 0.005

@@ -36,7 +36,7 @@ from bot.core.render import Renderer
 from bot.core.senders import Sender
 from bot.core.undelivered import report_failure, reroute
 from bot.core.worker import run_forever, stop_after_pass
-from bot.zalo.client import ZaloAPIError, ZaloAuthError, ZaloError
+from bot.zalo.errors import ZaloAPIError, ZaloAuthError, ZaloError
 from config.settings import Settings
 from storage import repo
 from storage.db import SessionFactory

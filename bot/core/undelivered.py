@@ -17,6 +17,7 @@ from storage.models import OutboxMessage, UndeliveredMessage
 REROUTED = "undelivered_dm"  # the template of a 1:1 message re-routed after Zalo refused it
 
 
+# Long for its docstring: the routing policy is written where it is applied.
 async def reroute(
     db: AsyncSession,
     row: OutboxMessage,

@@ -6,12 +6,8 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from bot.features.connection.checks import examine, report
-
-if TYPE_CHECKING:
-    pass
 
 
 async def _main() -> int:

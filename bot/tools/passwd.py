@@ -20,6 +20,7 @@ from typing import TextIO
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.clock import SystemClock
+from bot.core.render import labels
 from bot.features.staff.passwords import (
     PasswordError,
     check_new_password,
@@ -49,7 +50,7 @@ def _read_password(use_stdin: bool, stdin: TextIO) -> str:
         return stdin.readline().rstrip("\r\n")
     first = getpass.getpass("Mật khẩu mới / New password: ")
     if getpass.getpass("Nhập lại / Repeat: ") != first:
-        raise PasswordError("Hai lần nhập không khớp.")
+        raise PasswordError("password_mismatch")
     return first
 
 
@@ -69,13 +70,10 @@ async def set_password(database_url: str, user_id: str, username: str, password:
 async def _store(db: AsyncSession, user_id: str, username: str, hashed: str) -> None:
     staff = await repo.get_staff(db, user_id=user_id)
     if staff is None or not staff.active:
-        raise PasswordError(
-            f"{user_id} không phải nhân viên đang hoạt động. Thêm vào STAFF_FILE và khởi động "
-            "dịch vụ một lần (hoặc /nhanvien them), rồi chạy lại."
-        )
+        raise PasswordError("password_not_staff", user_id=user_id)
     holder = await repo.find_staff_by_username(db, username=username)
     if holder is not None and holder.zalo_user_id != user_id:
-        raise PasswordError(f"Tên đăng nhập '{username}' đã thuộc về {holder.name}.")
+        raise PasswordError("username_taken", username=username, holder=holder.name)
     now = SystemClock().now()
     await repo.set_staff_password(
         db, user_id=user_id, username=username, password_hash=hashed, now=now
@@ -106,11 +104,20 @@ def main(
         check_new_password(password)
         upgrade(settings.database_url)
         asyncio.run(set_password(settings.database_url, args.zalo_user_id, username, password))
-    except (SettingsError, PasswordError) as exc:
-        print(f"Không đặt được mật khẩu: {exc}", file=sys.stderr)
+    except SettingsError as exc:
+        print(_say("vi", "failed", reason=str(exc)), file=sys.stderr)
         return 2
-    print(f"Đã đặt mật khẩu cho {args.zalo_user_id} (tên đăng nhập: {username}).")
+    except PasswordError as exc:
+        print(_say(settings.locale, "failed", reason=exc.text(settings.locale)), file=sys.stderr)
+        return 2
+    print(_say(settings.locale, "done", user_id=args.zalo_user_id, username=username))
     return 0
+
+
+def _say(locale: str, key: str, **values: str) -> str:
+    """A line of this program, from templates/<locale>/tools.toml."""
+    line: str = labels(locale)["passwd"][key]
+    return line.format(**values)
 
 
 if __name__ == "__main__":

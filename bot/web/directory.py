@@ -104,14 +104,12 @@ def _credentials(form: Any) -> tuple[str, str]:
     try:
         username = normalize_username(str(form.get("username", "")))
     except PasswordError as exc:
-        raise FormError(
-            str(exc), "Usernames are 2–64 characters: letters, digits, '.', '_', '@' or '-'."
-        ) from None
+        raise FormError(exc.text("vi"), exc.text("en")) from None
     password = str(form.get("password", ""))
     try:
         check_new_password(password)
     except PasswordError as exc:
-        raise FormError(str(exc), "Passwords need 8 to 256 characters.") from None
+        raise FormError(exc.text("vi"), exc.text("en")) from None
     return username, password
 
 

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import httpx
 
 from bot.core.clock import Clock
-from bot.zalo.client import ZaloAuthError, ZaloError, ZaloHTTPError, error_code, parse_body
+from bot.zalo.errors import ZaloAuthError, ZaloError, ZaloHTTPError, error_code, parse_body
 
 log = logging.getLogger(__name__)
 

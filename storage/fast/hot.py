@@ -3,9 +3,8 @@
 Such a statement goes straight to the driver connection under the session's transaction:
 compiled once, then each call is the driver's execute and little else. Through the session,
 SQLAlchemy adds to every execution a cache-key lookup, parameter processing, result metadata
-and a greenlet hop, about as much CPU again as the driver itself (measured in the inbox on
-PostgreSQL: ~0.2 ms per statement on the bench's machine, with two to four such statements
-per event).
+and a greenlet hop, about as much CPU again as the driver itself, with two to four such
+statements per event (the figures: bench/RESULTS.md, "Measurements behind the design").
 
 - PostgreSQL: psycopg's AsyncConnection. Values go as they are (timezone-aware datetimes,
   which UTCDateTime columns hold anyway; lists for `= ANY(...)`); JSON values are wrapped.

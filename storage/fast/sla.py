@@ -4,7 +4,7 @@ with its start event and closing it with its stop event, each one statement on P
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import bindparam, insert, literal, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -12,9 +12,6 @@ from sqlmodel import select
 
 from storage.models import SlaClock, SlaEvent
 from storage.types import UTCDateTime
-
-if TYPE_CHECKING:
-    pass
 
 
 @functools.cache

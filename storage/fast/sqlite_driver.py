@@ -38,10 +38,11 @@ _Result = tuple[Any, int, Any, list[Any] | None]
 
 # How long a statement waits for a lock before "database is locked" (storage/db.py sets it).
 BUSY_TIMEOUT_MS = 10_000
-# Between two tries at the write lock. SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20,
-# 25, 25, 25, 50, 50, 100 ms between tries: a writer in another process (several processes on
-# one file) often waited 50-100 ms for a lock held ten. Trying every half millisecond, it
-# waits about as long as the lock is held.
+# Between two tries at the write lock. SQLite's own busy handler sleeps longer and longer
+# between tries (1 ms up to 100 ms), so a writer in another process (several processes on one
+# file) often waited several times as long as the lock was held. Trying every half millisecond,
+# it waits about as long as the lock is held (bench/RESULTS.md, "Measurements behind the
+# design").
 BEGIN_RETRY_SECONDS = 0.0005
 
 

@@ -118,7 +118,7 @@ def test_calendar_rejects_empty_week_unknown_country_and_naive_datetimes() -> No
         Calendar(parse_working_hours(DEFAULT_HOURS_SPEC), tz=VN, holidays="XX")
     cal = Calendar(parse_working_hours(DEFAULT_HOURS_SPEC), tz=VN)
     with pytest.raises(WorktimeError, match="timezone-aware"):
-        cal.add(datetime(2026, 3, 2, 9), M15)
+        cal.add(datetime(2026, 3, 2, 9), M15)  # noqa: DTZ001  (naive on purpose)
     with pytest.raises(WorktimeError, match="negative"):
         cal.add(vn(2026, 3, 2, 9), -M15)
 

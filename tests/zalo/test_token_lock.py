@@ -18,7 +18,7 @@ import respx
 from sqlalchemy import text
 
 from bot.core.clock import FrozenClock
-from bot.zalo.client import ZaloAuthError
+from bot.zalo.errors import ZaloAuthError
 from bot.zalo.token_store import DbTokenStore, advisory_key
 from bot.zalo.tokens import TokenManager, TokenPair
 from storage.db import SessionFactory, make_engine, make_sessions

@@ -14,7 +14,7 @@ import respx
 from sqlmodel import select
 
 from bot.core.clock import FrozenClock
-from bot.zalo.client import ZaloAuthError, ZaloHTTPError
+from bot.zalo.errors import ZaloAuthError, ZaloHTTPError
 from bot.zalo.token_store import DbTokenStore
 from bot.zalo.tokens import REFRESH_MARGIN, TokenManager, TokenPair
 from storage.db import SessionFactory

@@ -12,14 +12,8 @@ import pytest
 import respx
 
 from bot.core.clock import FrozenClock
-from bot.zalo.client import (
-    MAX_TEXT,
-    ZaloAPIError,
-    ZaloAuthError,
-    ZaloClient,
-    ZaloHTTPError,
-    is_permanent,
-)
+from bot.zalo.client import MAX_TEXT, ZaloClient
+from bot.zalo.errors import ZaloAPIError, ZaloAuthError, ZaloHTTPError, is_permanent
 from bot.zalo.token_store import DbTokenStore
 from bot.zalo.tokens import TokenManager, TokenPair
 from storage.db import SessionFactory

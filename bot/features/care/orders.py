@@ -223,6 +223,7 @@ async def products_by_code(db: AsyncSession, codes: Iterable[str]) -> dict[str, 
     return {p.code: p for p in found.all()}
 
 
+# Long on purpose: an order and its items checked and written in one transaction.
 async def create_order(
     db: AsyncSession,
     *,

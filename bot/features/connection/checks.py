@@ -25,7 +25,7 @@ from sqlmodel import col, select
 from bot.core.membership import state_from
 from bot.core.render import labels
 from bot.zalo import quarantine
-from bot.zalo.client import ZaloAPIError, ZaloError
+from bot.zalo.errors import ZaloAPIError, ZaloError
 from config.settings import Settings
 from storage.models import Group, Staff
 

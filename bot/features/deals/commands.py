@@ -122,6 +122,7 @@ async def _move(ctx: Context, args: StageArgs) -> list[Intent]:
     ]
 
 
+# Long on purpose: the handover's steps as regulation 3.4 lists them, in that order.
 @command("handover", aliases=("bangiao",), parse=parse_handover, roles=DEAL_ROLES)
 async def handover(ctx: Context, ref: str) -> list[Intent]:
     """Hand the customer to another sales: summary, introduction, invite, follow-ups."""

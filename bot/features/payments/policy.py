@@ -6,13 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from storage.models import Payment
-
-if TYPE_CHECKING:
-    pass
-
 
 ACCOUNTING = frozenset({"accountant", "chief_accountant"})
 

@@ -4,16 +4,13 @@ names and terms as shown, and the group's payments section of GET /api/groups/{i
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import repo
 from storage.models import Group, Payment
-
-if TYPE_CHECKING:
-    pass
 
 
 async def group_payments(db: AsyncSession, *, group_id: str) -> list[Payment]:

@@ -6,12 +6,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from bot.core.text import fold
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ chief accountant and the heads alerted at twice it, each step once."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import and_, or_, update
 from sqlmodel import col, select
@@ -18,9 +18,6 @@ from bot.features.payments.policy import (
 from bot.features.payments.queries import view
 from storage import repo
 from storage.models import Payment
-
-if TYPE_CHECKING:
-    pass
 
 
 def _overdue(now: datetime) -> tuple[Any, ...]:

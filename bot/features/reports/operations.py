@@ -38,6 +38,7 @@ from storage.models import (
 )
 
 
+# Long on purpose: one query built in steps (window, histogram), read top to bottom.
 async def sla(db: AsyncSession, start: datetime, end: datetime, tz: ZoneInfo) -> list[Row]:
     """Per staff (the clock's owner) and for the team: clocks opened, answered, in time,
     compliance %, median first response, breaches.

@@ -4,16 +4,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.core.worktime import parse_duration
 from bot.features.sla import requests
 from config.settings import Settings
 from storage.models import Group
-
-if TYPE_CHECKING:
-    pass
-
 
 STAGES = ("reminder", "breach", "escalation")
 

@@ -17,7 +17,7 @@ Policy:
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, update
 from sqlalchemy.orm import aliased
@@ -39,9 +39,6 @@ from storage.fast import hot
 from storage.fast.hot import dialect_of
 from storage.fast.sla import CLOSE_CLOCK, INSERT_EVENT, close_clock_pg, insert_clock, open_clock_pg
 from storage.models import Customer, Group, Message, Reminder, SlaClock, SlaEvent
-
-if TYPE_CHECKING:
-    pass
 
 
 async def customer_group_of(db: AsyncSession, group: Group) -> str | None:

@@ -10,6 +10,8 @@ import re
 import secrets
 from functools import cache
 
+from bot.core.reasons import Refusal
+
 MIN_LENGTH = 8
 
 
@@ -20,8 +22,9 @@ N, R, P = 2**14, 8, 1  # scrypt's cost parameters
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._@-]{1,63}")
 
 
-class PasswordError(ValueError):
-    """A password or username that cannot be used; the message says why (Vietnamese)."""
+class PasswordError(Refusal):
+    """A password or username that cannot be used: a reason code, its sentence in
+    templates/<locale>/reasons.toml (str(): Vietnamese)."""
 
 
 def _b64(raw: bytes) -> str:
@@ -65,16 +68,14 @@ def burn_time(password: str) -> None:
 
 def check_new_password(password: str) -> None:
     if len(password) < MIN_LENGTH:
-        raise PasswordError(f"Mật khẩu cần ít nhất {MIN_LENGTH} ký tự.")
+        raise PasswordError("password_too_short", min=MIN_LENGTH)
     if len(password) > MAX_LENGTH:
-        raise PasswordError(f"Mật khẩu dài quá {MAX_LENGTH} ký tự.")
+        raise PasswordError("password_too_long", max=MAX_LENGTH)
 
 
 def normalize_username(raw: str) -> str:
     """Lower-cased username; PasswordError unless 2-64 letters, digits or . _ @ -."""
     username = raw.strip().lower()
     if not USERNAME.fullmatch(username):
-        raise PasswordError(
-            "Tên đăng nhập gồm 2–64 ký tự: chữ không dấu, số, dấu chấm, gạch dưới, @ hoặc -."
-        )
+        raise PasswordError("username_bad")
     return username
