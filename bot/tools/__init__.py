@@ -1,1 +1,1 @@
-"""bot/tools."""
+"""Programs behind `python -m bot <command>`: doctor, demo, say, passwd, inbox, quarantine."""

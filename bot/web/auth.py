@@ -44,6 +44,7 @@ from bot.web.core import (
     runtime_of,
     start_session,
 )
+from bot.web.words import words
 from storage import repo
 from storage.db import SessionFactory
 from storage.models import SignInFailure, Staff
@@ -54,15 +55,9 @@ Key = tuple[str, str]  # (kind, key): ("user", a username) or ("addr", an addres
 
 FORM_COOKIE = "zb_form"
 _NONCE = re.compile(r"[A-Za-z0-9_-]{32}")
-WRONG = ("Sai tên đăng nhập hoặc mật khẩu.", "Wrong username or password.")
-TOO_MANY = (
-    "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút.",
-    "Too many failed sign-ins. Please try again in {minutes} minutes.",
-)
-STALE_FORM = (
-    "Biểu mẫu đã cũ hoặc trình duyệt chặn cookie. Vui lòng thử lại.",
-    "The form expired or your browser blocked its cookie. Please try again.",
-)
+WRONG = words("auth_wrong_username_or_password")
+TOO_MANY = words("auth_too_many_failed_sign_ins_please")
+STALE_FORM = words("auth_the_form_expired_or_your_browser")
 
 
 class Throttle:
@@ -197,7 +192,7 @@ def _page(
         request,
         template,
         status=status,
-        title=("Đăng nhập", "Sign in"),
+        title=words("auth_sign_in"),
         form_token=token,
         **context,
     )
@@ -324,7 +319,7 @@ def _refused(request: web.Request, *, inactive: bool) -> web.Response:
         request,
         "login_expired.html",
         status=410,
-        title=("Link đăng nhập không dùng được", "Sign-in link not usable"),
+        title=words("auth_sign_in_link_not_usable"),
         inactive=inactive,
     )
 

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from bot.features.connection.checks import examine
 from bot.web.core import Viewer, page, render, runtime_of
+from bot.web.words import words
 
 
 @page(roles=frozenset({"admin"}))
@@ -16,7 +17,7 @@ async def connection(request: web.Request, viewer: Viewer) -> web.StreamResponse
     return render(
         request,
         "connection.html",
-        title=("Kết nối Zalo", "Zalo connection"),
+        title=words("connection_zalo_connection"),
         lines=found,
         passed=passed,
     )

@@ -27,6 +27,7 @@ from aiohttp import web
 
 from bot.app.keys import RUNTIME
 from bot.core.render import vnd
+from bot.web.words import words
 from storage import repo
 from storage.models import Staff
 
@@ -41,13 +42,13 @@ HERE = Path(__file__).resolve().parent
 SEE_ALL_GROUPS = frozenset({"sales_head", "admin", "accountant", "chief_accountant"})
 HEADS = frozenset({"sales_head", "admin"})
 ROLE_LABELS = {
-    "sales": ("Kinh doanh", "Sales"),
-    "sales_head": ("Trưởng phòng KD", "Sales head"),
-    "accountant": ("Kế toán", "Accountant"),
-    "chief_accountant": ("Kế toán trưởng", "Chief accountant"),
-    "warehouse": ("Kho", "Warehouse"),
-    "shipping": ("Giao vận", "Shipping"),
-    "admin": ("Quản trị", "Admin"),
+    "sales": words("core_sales"),
+    "sales_head": words("core_sales_head"),
+    "accountant": words("core_accountant"),
+    "chief_accountant": words("core_chief_accountant"),
+    "warehouse": words("core_warehouse"),
+    "shipping": words("core_shipping"),
+    "admin": words("core_admin"),
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -189,7 +190,7 @@ async def current_viewer(request: web.Request) -> Viewer | None:
 
 def forbidden(request: web.Request) -> web.Response:
     """The 403 page: the viewer's role does not cover what they asked for."""
-    return render(request, "forbidden.html", status=403, title=("Không có quyền", "Not allowed"))
+    return render(request, "forbidden.html", status=403, title=words("core_not_allowed"))
 
 
 def page(

@@ -29,6 +29,7 @@ from bot.features.staff.passwords import (
     normalize_username,
 )
 from bot.web.core import Viewer, check_csrf, page, render, runtime_of
+from bot.web.words import words
 from storage import repo
 from storage.models import ROLES, Staff
 
@@ -37,15 +38,12 @@ VIEWERS = ("admin", "sales_head")
 MANAGERS = ("admin",)
 MANUAL = "chat"  # what sync_staff_file treats as "changed by a person, keep it"
 DONE = {
-    "added": ("Đã thêm nhân viên.", "Staff member added."),
-    "saved": ("Đã lưu thay đổi.", "Changes saved."),
-    "deactivated": (
-        "Đã vô hiệu hoá nhân viên; phiên đăng nhập của họ cũng hết hiệu lực.",
-        "Staff member deactivated; their dashboard session ends too.",
-    ),
-    "reactivated": ("Đã kích hoạt lại nhân viên.", "Staff member reactivated."),
-    "password_set": ("Đã đặt mật khẩu.", "Password set."),
-    "password_removed": ("Đã xoá mật khẩu.", "Password removed."),
+    "added": words("directory_staff_member_added"),
+    "saved": words("directory_changes_saved"),
+    "deactivated": words("directory_staff_member_deactivated_their_dashboard_session"),
+    "reactivated": words("directory_staff_member_reactivated"),
+    "password_set": words("directory_password_set"),
+    "password_removed": words("directory_password_removed"),
 }
 
 
@@ -78,8 +76,7 @@ def _zalo_id(form: Any) -> str:
     value = str(form.get("zalo_user_id", "")).strip()
     if not value.isdecimal() or len(value) > 64:
         raise FormError(
-            "Zalo ID phải là một dãy số (tối đa 64 chữ số).",
-            "The Zalo ID must be digits only (at most 64).",
+            *words("directory_the_zalo_id_must_be_digits"),
         )
     return value
 
@@ -87,16 +84,14 @@ def _zalo_id(form: Any) -> str:
 def _name(form: Any) -> str:
     value = " ".join(str(form.get("name", "")).split())
     if not value or len(value) > 200:
-        raise FormError(
-            "Cần nhập tên (tối đa 200 ký tự).", "A name is needed (up to 200 characters)."
-        )
+        raise FormError(*words("directory_a_name_is_needed_up_to"))
     return value
 
 
 def _role(form: Any) -> str:
     value = str(form.get("role", ""))
     if value not in ROLES:
-        raise FormError("Vai trò không hợp lệ.", "Unknown role.")
+        raise FormError(*words("directory_unknown_role"))
     return value
 
 
@@ -116,9 +111,7 @@ def _credentials(form: Any) -> tuple[str, str]:
 async def _existing(db: AsyncSession, change: Change) -> Staff:
     staff = await repo.get_staff(db, user_id=change.user_id)
     if staff is None:
-        raise FormError(
-            f"Không có nhân viên {change.user_id}.", f"No staff member {change.user_id}.", 404
-        )
+        raise FormError(*words("directory_no_staff_member", user_id=change.user_id), 404)
     return staff
 
 
@@ -144,8 +137,7 @@ async def _add(db: AsyncSession, change: Change) -> str:
     current = await repo.get_staff(db, user_id=user_id)
     if current is not None and current.active:
         raise FormError(
-            f"{user_id} đã có trong danh bạ ({current.name}); hãy sửa ở dòng của người đó.",
-            f"{user_id} is already in the directory ({current.name}); edit their row instead.",
+            *words("directory_already_in_directory", user_id=user_id, name=current.name)
         )
     await repo.put_staff(db, user_id=user_id, name=name, role=role, source=MANUAL, now=change.now)
     await _audit(db, change, "staff.add", user_id=user_id, name=name, role=role)
@@ -157,13 +149,10 @@ async def _edit(db: AsyncSession, change: Change) -> str:
     name, role = _name(change.form), _role(change.form)
     if not staff.active:
         raise FormError(
-            "Nhân viên này đã bị vô hiệu hoá: kích hoạt lại trước khi sửa.",
-            "This staff member is deactivated: reactivate them before editing.",
+            *words("directory_this_staff_member_is_deactivated_reactivate"),
         )
     if change.user_id == change.viewer.user_id and role != "admin":
-        raise FormError(
-            "Bạn không thể tự bỏ vai trò quản trị của mình.", "You cannot drop your own admin role."
-        )
+        raise FormError(*words("directory_you_cannot_drop_your_own_admin"))
     before = {"name": staff.name, "role": staff.role}
     await repo.put_staff(
         db, user_id=change.user_id, name=name, role=role, source=MANUAL, now=change.now
@@ -175,9 +164,7 @@ async def _edit(db: AsyncSession, change: Change) -> str:
 async def _deactivate(db: AsyncSession, change: Change) -> str:
     await _existing(db, change)
     if change.user_id == change.viewer.user_id:
-        raise FormError(
-            "Bạn không thể tự vô hiệu hoá tài khoản của mình.", "You cannot deactivate yourself."
-        )
+        raise FormError(*words("directory_you_cannot_deactivate_yourself"))
     removed = await repo.deactivate_staff(db, user_id=change.user_id, source=MANUAL, now=change.now)
     await _audit(db, change, "staff.removed", removed=removed)
     return "deactivated"
@@ -202,10 +189,7 @@ async def _set_password(db: AsyncSession, change: Change) -> str:
     username, password = _credentials(change.form)
     holder = await repo.find_staff_by_username(db, username=username)
     if holder is not None and holder.zalo_user_id != change.user_id:
-        raise FormError(
-            f"Tên đăng nhập '{username}' đã thuộc về {holder.name}.",
-            f"The username '{username}' already belongs to {holder.name}.",
-        )
+        raise FormError(*words("directory_username_taken", username=username, holder=holder.name))
     hashed = await asyncio.to_thread(hash_password, password)
     await repo.set_staff_password(
         db, user_id=change.user_id, username=username, password_hash=hashed, now=change.now
@@ -241,7 +225,7 @@ async def _show(
         request,
         "directory.html",
         status=status,
-        title=("Danh bạ nhân viên", "Staff directory"),
+        title=words("directory_staff_directory"),
         people=people,
         names={p.zalo_user_id: p.name for p in people},
         roles=ROLES,
@@ -273,7 +257,7 @@ async def _apply(request: web.Request, viewer: Viewer, action: Action) -> web.St
     except FormError as exc:
         return await _show(request, viewer, error=exc.text, status=exc.status, form=form)
     except IntegrityError:  # two admins took the same username at the same moment
-        error = ("Tên đăng nhập vừa được người khác dùng.", "That username was just taken.")
+        error = words("directory_that_username_was_just_taken")
         return await _show(request, viewer, error=error, status=409, form=form)
     return web.Response(status=303, headers={"Location": f"{PATH}?done={done}"})
 

@@ -12,6 +12,7 @@ from markupsafe import Markup, escape
 
 from bot.core.render import MENTION_MARKER, labels
 from bot.web.core import language, render
+from bot.web.words import words
 from storage.models import Staff
 
 MENTION = re.compile(MENTION_MARKER)
@@ -70,7 +71,7 @@ def compact(detail: Mapping[str, Any] | None) -> str:
 
 def not_found(request: web.Request) -> web.Response:
     """The 404 page: a record that does not exist or that the viewer may not see."""
-    return render(request, "_not_found.html", status=404, title=("Không tìm thấy", "Not found"))
+    return render(request, "_not_found.html", status=404, title=words("display_not_found"))
 
 
 def page_number(request: web.Request) -> int:

@@ -14,6 +14,7 @@ from bot.web.core import Viewer, page, render, runtime_of
 from bot.web.display import compact, labeler, namer, not_found, page_number, with_mentions
 from bot.web.queries import may_see, plain_id, search_text, staff_by_id
 from bot.web.queries_groups import group_list, group_sections, is_member, transcript
+from bot.web.words import words
 from storage import repo
 
 
@@ -28,7 +29,7 @@ async def groups(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     return render(
         request,
         "groups.html",
-        title=("Nhóm khách", "Groups"),
+        title=words("groups_groups"),
         found=found,
         q=q,
         paging=urlencode({"q": q}) + "&" if q else "",

@@ -21,6 +21,7 @@ from bot.web.queries_overview import (
     overdue_clocks,
     payments_waiting,
 )
+from bot.web.words import words
 from bot.zalo import quarantine
 from storage.models import UndeliveredMessage
 
@@ -52,7 +53,7 @@ async def overview(request: web.Request, viewer: Viewer) -> web.StreamResponse:
     return render(
         request,
         "overview.html",
-        title=("Tổng quan", "Overview"),
+        title=words("overview_overview"),
         label=labeler(request),
         today=today,
         **lists,

@@ -1,99 +1,21 @@
-"""Headings of the reports on the dashboard: report titles and column names, (vi, en)."""
+"""Headings of the reports on the dashboard: report titles and column names as (vi, en) pairs,
+from templates/<locale>/report_words.toml."""
 
 from __future__ import annotations
 
+from bot.core.render import labels
+
 Words = tuple[str, str]
 
-TITLES: dict[str, Words] = {
-    "sla": ("Phản hồi khách (SLA)", "Reply SLA"),
-    "payments": ("Thanh toán và công nợ", "Payments and credit"),
-    "incidents": ("Sự cố", "Incidents"),
-    "response_times": (
-        "Thời gian phản hồi (trung vị, P90; giờ làm việc và giờ thực)",
-        "Response times (median, P90; working and wall-clock)",
-    ),
-    "approvals": ("Thời gian duyệt theo kế toán", "Approval times by accountant"),
-    "care": ("Chăm sóc khách hàng", "Customer care"),
-    "satisfaction": ("Mức độ hài lòng", "Satisfaction"),
-    "products_by_customer": ("Sản phẩm theo khách hàng", "Products by customer"),
-    "customers_by_product": ("Khách hàng theo sản phẩm", "Customers by product"),
-    "customers_by_last_purchase": ("Khách theo lần mua gần nhất", "Customers by last purchase"),
-    "customers_by_birthday_month": ("Khách theo tháng sinh", "Customers by birthday month"),
-    "customers_by_gender": ("Khách theo giới tính", "Customers by gender"),
-    "customers_by_age_band": ("Khách theo độ tuổi", "Customers by age"),
-    "customers_by_channel": ("Khách theo nguồn", "Customers by source"),
-    "customers_by_customer_group": ("Khách theo nhóm khách", "Customers by customer group"),
-    "customers_by_region": ("Khách theo khu vực", "Customers by region"),
-    "customers_by_contact_channel": ("Khách theo kênh liên hệ", "Customers by contact channel"),
-}
 
-COLUMNS: dict[str, Words] = {
-    "staff_id": ("Mã NV", "Staff id"),
-    "staff_name": ("Nhân viên", "Staff"),
-    "clocks": ("Lượt chờ", "Waits"),
-    "answered": ("Đã trả lời", "Answered"),
-    "in_time": ("Đúng hạn", "In time"),
-    "compliance_pct": ("% đúng hạn", "% in time"),
-    "median_response_min": ("Phản hồi (phút, trung vị)", "Median response (min)"),
-    "breaches": ("Quá hạn", "Breaches"),
-    "kind": ("Loại", "Kind"),
-    "requested": ("Đề nghị", "Requested"),
-    "requested_amount": ("Số tiền đề nghị", "Amount requested"),
-    "approved": ("Đã duyệt", "Approved"),
-    "approved_amount": ("Số tiền duyệt", "Amount approved"),
-    "rejected": ("Từ chối", "Rejected"),
-    "rejected_amount": ("Số tiền từ chối", "Amount rejected"),
-    "median_approval_min": ("Thời gian duyệt (phút, trung vị)", "Median approval (min)"),
-    "type": ("Loại", "Type"),
-    "opened": ("Ghi nhận", "Opened"),
-    "resolved": ("Đã xử lý", "Resolved"),
-    "median_resolution_min": ("Thời gian xử lý (phút, trung vị)", "Median resolution (min)"),
-    "done": ("Lần chăm sóc", "Care contacts"),
-    "orders_cared": ("Đơn được chăm sóc", "Orders cared for"),
-    "due_waiting": ("Đến hạn, đang chờ", "Due, waiting"),
-    "overdue": ("Quá hạn", "Overdue"),
-    "index": ("Chỉ số hài lòng", "Satisfaction index"),
-    "ratings": ("Đánh giá", "Ratings"),
-    "avg_rating": ("Điểm TB", "Average score"),
-    "feedbacks": ("Phản hồi", "Feedback"),
-    "positive": ("Tích cực", "Positive"),
-    "negative": ("Tiêu cực", "Negative"),
-    "customer_id": ("Mã KH", "Customer id"),
-    "customer_name": ("Khách hàng", "Customer"),
-    "product_code": ("Mã SP", "Product code"),
-    "product_name": ("Sản phẩm", "Product"),
-    "product_group": ("Nhóm hàng", "Product group"),
-    "orders": ("Đơn", "Orders"),
-    "quantity": ("Số lượng", "Quantity"),
-    "amount": ("Thành tiền", "Amount"),
-    "last_purchase": ("Mua gần nhất", "Last purchase"),
-    "phone": ("SĐT", "Phone"),
-    "region": ("Khu vực", "Region"),
-    "bucket": ("Số ngày từ lần mua cuối", "Days since last purchase"),
-    "customers": ("Số khách", "Customers"),
-    "percent": ("%", "%"),
-    "birthday_month": ("Tháng sinh", "Birthday month"),
-    "gender": ("Giới tính", "Gender"),
-    "age_band": ("Độ tuổi", "Age"),
-    "channel": ("Nguồn", "Source"),
-    "customer_group": ("Nhóm khách", "Customer group"),
-    "contact_channel": ("Kênh liên hệ", "Contact channel"),
-    "by": ("Theo", "By"),
-    "key": ("Nhóm", "Group"),
-    "name": ("Tên", "Name"),
-    "p50_response_min": ("Phản hồi trung vị (phút làm việc)", "Median response (working min)"),
-    "p90_response_min": ("Phản hồi P90 (phút làm việc)", "P90 response (working min)"),
-    "p50_response_wall_min": ("Phản hồi trung vị (phút thực)", "Median response (wall min)"),
-    "p90_response_wall_min": ("Phản hồi P90 (phút thực)", "P90 response (wall min)"),
-    "withdrawn": ("Đã rút (không cần trả lời)", "Withdrawn (needed no answer)"),
-    "withdrawn_breaches": ("Trễ hạn đã rút", "Breaches withdrawn"),
-    "accountant_id": ("Mã kế toán", "Accountant id"),
-    "accountant_name": ("Kế toán", "Accountant"),
-    "decided": ("Đã quyết định", "Decided"),
-    "p50_wait_wall_min": ("Chờ duyệt trung vị (phút)", "Median wait (min)"),
-    "p90_wait_wall_min": ("Chờ duyệt P90 (phút)", "P90 wait (min)"),
-    "late": ("Quá hạn duyệt", "Past the approval deadline"),
-}
+def _pairs(section: str) -> dict[str, Words]:
+    """`section` of templates/<locale>/report_words.toml as (vi, en) pairs, in the vi order."""
+    vi, en = labels("vi")[section], labels("en")[section]
+    return {key: (vi[key], en[key]) for key in vi}
+
+
+TITLES: dict[str, Words] = _pairs("report_titles")
+COLUMNS: dict[str, Words] = _pairs("report_columns")
 
 # Cells shown with a display word from labels.toml: column -> labels section.
 VALUE_LABELS = {

@@ -22,6 +22,7 @@ from bot.features.reports.queries import DIGEST_PARTS, REPORTS
 from bot.web.core import Viewer, language, page, render, runtime_of
 from bot.web.display import labeler, not_found
 from bot.web.report_labels import COLUMNS, MONEY, PERCENT, TITLES, VALUE_LABELS
+from bot.web.words import words
 
 READERS = ("sales_head", "admin", "accountant", "chief_accountant")
 MAX_ROWS = 500  # on the page; the CSV has every row
@@ -42,7 +43,7 @@ def period(query: Mapping[str, str], today: date) -> tuple[date, date]:
     last = _date(query, "to") or today
     first = _date(query, "from") or last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
-        raise PeriodError("Ngày bắt đầu sau ngày kết thúc.", "The start date is after the end.")
+        raise PeriodError(*words("reports_the_start_date_is_after_the"))
     return first, last
 
 
@@ -53,10 +54,7 @@ def _date(query: Mapping[str, str], key: str) -> date | None:
     except ValueError:
         day = date.min  # unreadable: the year check below refuses it
     if day is not None and not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise PeriodError(
-            f"Ngày không hợp lệ ({key}): cần dạng YYYY-MM-DD, năm {FIRST_YEAR}–{LAST_YEAR}.",
-            f"Bad date ({key}): use YYYY-MM-DD, years {FIRST_YEAR}-{LAST_YEAR}.",
-        )
+        raise PeriodError(*words("reports_bad_date", key=key, first=FIRST_YEAR, last=LAST_YEAR))
     return day
 
 
@@ -86,11 +84,11 @@ def cell_format(request: web.Request) -> Cell:
     def cell(row: Row, column: str) -> str:
         value = row.get(column)
         if column == "staff_name" and row.get("staff_id") == TEAM:
-            return t("Cả đội", "Team")
+            return t(*words("reports_team"))
         if value == "total":
-            return t("Tổng", "Total")
+            return t(*words("reports_total"))
         if value is None or value == "":
-            return "–" if column != "staff_name" else t("Chưa phân công", "Unassigned")
+            return "–" if column != "staff_name" else t(*words("reports_unassigned"))
         if column in MONEY:
             return vnd(int(value))
         if column in PERCENT:
@@ -107,7 +105,7 @@ def _page(request: web.Request, template: str, status: int = 200, **ctx: Any) ->
         request,
         template,
         status=status,
-        title=("Báo cáo", "Reports"),
+        title=words("reports_reports"),
         reports=REPORTS,
         titles=TITLES,
         columns=COLUMNS,

@@ -25,6 +25,7 @@ from bot.features.payments import queries as payment_gate_queries
 from bot.features.sla import requests
 from bot.web.core import pick, role_label
 from bot.web.queries import staff_by_id
+from bot.web.words import words
 from storage import repo
 from storage.models import Group, InboxEvent, Message, OutboxMessage, SlaClock, SlaEvent, Staff
 
@@ -33,9 +34,9 @@ FEED_LIMIT = 300
 WEEKDAYS = {"vi": ("T2", "T3", "T4", "T5", "T6", "T7", "CN"), "en": ("Mon", "Tue", "Wed", "Thu",
             "Fri", "Sat", "Sun")}  # fmt: skip
 STATUS_LABELS = {
-    "pending": ("chờ duyệt", "pending"),
-    "approved": ("đã duyệt", "approved"),
-    "rejected": ("từ chối", "rejected"),
+    "pending": words("sim_data_pending"),
+    "approved": words("sim_data_approved"),
+    "rejected": words("sim_data_rejected"),
 }
 _MARKUP = re.compile(rf"{MENTION_MARKER}|(https?://[^\s<>\"']+)")
 
@@ -61,27 +62,25 @@ def left_label(delta: timedelta, lang: str) -> str:
     """'còn 12 phút' / 'quá hạn 1 giờ 5 phút' (English: '12 min left' / '1 h 5 min overdue')."""
     minutes = abs(int(delta.total_seconds())) // 60
     hours, mins = divmod(minutes, 60)
-    span = (
-        f"{hours} {pick(lang, 'giờ', 'h')} " if hours else ""
-    ) + f"{mins} {pick(lang, 'phút', 'min')}"
-    if delta >= timedelta(0):
-        return pick(lang, f"còn {span}", f"{span} left")
-    return pick(lang, f"quá hạn {span}", f"{span} overdue")
+    span = (pick(lang, *words("sim_hours", hours=hours)) if hours else "") + pick(
+        lang, *words("sim_minutes", minutes=mins)
+    )
+    return pick(lang, *words("sim_left" if delta >= timedelta(0) else "sim_overdue", span=span))
 
 
 def offset_label(offset: timedelta, lang: str) -> str:
     """How far the simulated clock is ahead of real time, in days, hours and minutes."""
     minutes = max(int(offset.total_seconds()) // 60, 0)
     if minutes == 0:
-        return pick(lang, "Đúng giờ thật", "Real time")
+        return pick(lang, *words("sim_data_real_time"))
     days, rest = divmod(minutes, 1440)
     hours, mins = divmod(rest, 60)
-    words = [
-        f"{n} {pick(lang, vi, en)}"
-        for n, vi, en in ((days, "ngày", "d"), (hours, "giờ", "h"), (mins, "phút", "min"))
+    parts = [
+        pick(lang, *words(unit, n=n))
+        for n, unit in ((days, "sim_days"), (hours, "sim_hours_short"), (mins, "sim_mins_short"))
         if n
     ]
-    return pick(lang, "Nhanh hơn giờ thật ", "Ahead of real time by ") + "+" + " ".join(words)
+    return pick(lang, *words("sim_data_ahead_of_real_time_by")) + "+" + " ".join(parts)
 
 
 def local_time(moment: datetime, tz: tzinfo, lang: str, *, seconds: bool = False) -> str:
@@ -103,7 +102,7 @@ class People:
             return pick(self.lang, "Bot CSKH", "Care bot")
         if (staff := self.staff.get(user_id or "")) is not None:
             return staff.name
-        customer = pick(self.lang, "Khách hàng", "Customer")
+        customer = pick(self.lang, *words("sim_data_customer"))
         return customer if user_id == CUSTOMER_ID else f"{customer} …{(user_id or '')[-4:]}"
 
     def role(self, user_id: str | None) -> str:
@@ -111,7 +110,7 @@ class People:
             return "Bot"
         staff = self.staff.get(user_id or "")
         if staff is None:
-            return pick(self.lang, "Khách hàng", "Customer")
+            return pick(self.lang, *words("sim_data_customer"))
         return role_label(staff.role, self.lang)
 
     def names(self) -> dict[str, str]:

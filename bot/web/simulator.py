@@ -34,6 +34,7 @@ from bot.core.jsonbody import BadJSON, parse_json
 from bot.web import sim_data, sim_events
 from bot.web.core import language, pick, render
 from bot.web.sim_data import CUSTOMER_ID
+from bot.web.words import words
 from storage import repo
 
 if TYPE_CHECKING:
@@ -45,34 +46,18 @@ MAX_TEXT = 2000
 MAX_MINUTES = 366 * 24 * 60
 SIM_COOKIE = "zb_sim"
 WORDS = {  # what the simulator answers, (Vietnamese, English)
-    "key": (
-        "Mở trình mô phỏng bằng đường dẫn có khoá in trên màn hình lúc khởi động (make run).",
-        "Open the simulator with the link and key printed on the console at start (make run).",
-    ),
-    "bad_group": (
-        "Mã nhóm: 1-64 ký tự chữ, số, '-', '_' hoặc '.'",
-        "Group id: 1-64 letters, digits, '-', '_' or '.'",
-    ),
-    "origin": ("Yêu cầu từ trang web khác bị từ chối", "Requests from other websites are refused"),
-    "x_sim": ("Thiếu header X-Sim: 1", "Missing header X-Sim: 1"),
-    "json_type": ("Cần Content-Type: application/json", "Content-Type must be application/json"),
-    "json_body": ("Nội dung phải là một đối tượng JSON", "The body must be a JSON object"),
-    "text": ("Nhập tin nhắn (tối đa 2000 ký tự)", "Type a message (2000 characters at most)"),
-    "quote": ("Tin được trả lời không hợp lệ", "quote_msg_id must be a msg_id from the feed"),
-    "sender": (
-        "Người gửi phải là khách hàng hoặc một nhân viên đang làm việc",
-        "The sender must be the customer or an active staff member",
-    ),
-    "webhook": ("Webhook không nhận tin", "The webhook did not take the message"),
-    "minutes": (
-        f"Số phút: số nguyên từ 1 đến {MAX_MINUTES}",
-        f"minutes: a whole number from 1 to {MAX_MINUTES}",
-    ),
-    "clock": (
-        "Không tua được đồng hồ này: chỉ đồng hồ điều chỉnh được của chế độ local (make run)"
-        " mới tua tới được",
-        "This clock cannot be moved: only local mode's adjustable clock (make run) can jump",
-    ),
+    "key": words("simulator_open_the_simulator_with_the_link"),
+    "bad_group": words("simulator_group_id_1_64_letters_digits"),
+    "origin": words("simulator_requests_from_other_websites_are_refused"),
+    "x_sim": words("simulator_missing_header_x_sim_1"),
+    "json_type": words("simulator_content_type_must_be_application_json"),
+    "json_body": words("simulator_the_body_must_be_a_json"),
+    "text": words("simulator_type_a_message_2000_characters_at"),
+    "quote": words("simulator_quote_msg_id_must_be_a"),
+    "sender": words("simulator_the_sender_must_be_the_customer"),
+    "webhook": words("simulator_the_webhook_did_not_take_the"),
+    "minutes": words("simulator_minutes", most=MAX_MINUTES),
+    "clock": words("simulator_this_clock_cannot_be_moved_only"),
 }
 
 
@@ -194,7 +179,7 @@ async def sim_page(request: web.Request) -> web.Response:
     return render(
         request,
         "sim.html",
-        title=("Mô phỏng nhóm Zalo", "Zalo group simulator"),
+        title=words("simulator_zalo_group_simulator"),
         group_id=group_id,
         groups=groups,
         staff=staff,

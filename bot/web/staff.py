@@ -21,6 +21,7 @@ from bot.web.queries_staff import (
     staff_rows,
     violations_of,
 )
+from bot.web.words import words
 from storage import repo
 
 TABLE_DAYS = 30
@@ -51,7 +52,7 @@ async def staff_list(request: web.Request, viewer: Viewer) -> web.StreamResponse
             people = [staff[viewer.user_id]]
         rows = await staff_rows(db, people, start, end, tz)
     return render(
-        request, "staff_list.html", title=("Nhân viên", "Staff"), rows=rows, days=TABLE_DAYS
+        request, "staff_list.html", title=words("staff_staff"), rows=rows, days=TABLE_DAYS
     )
 
 

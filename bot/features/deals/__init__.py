@@ -1,1 +1,2 @@
-"""bot/features/deals."""
+"""Deal stages, department invites after the contract (3.1), handover (3.4), the customer
+profile (/customer)."""

@@ -1,1 +1,1 @@
-"""bot/features/groups."""
+"""Group membership and state read from Zalo: /sync and the daily reading."""

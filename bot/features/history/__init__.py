@@ -1,1 +1,1 @@
-"""bot/features/history."""
+"""/history: the group's latest interactions, commands and decisions."""

@@ -1,1 +1,1 @@
-"""bot/features/satisfaction."""
+"""Satisfaction: rating requests after an incident, scores and feedback, /log of interactions."""

@@ -1,1 +1,2 @@
-"""bot/features/staff."""
+"""Staff: the directory (/staff), /vangmat, /help and /whoami, sign-in links, dashboard
+passwords, care assignments (/api/care/assignments)."""
