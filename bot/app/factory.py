@@ -49,12 +49,27 @@ def create_app(
     app[ACK_DEADLINE] = 1.5
     app[REFUSALS] = QuietLog(logging.getLogger("webhook"))
 
-    async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
-        await runtime.start(workers=workers)
+    # One cleanup context per resource, closed in the reverse order: the workers stop first,
+    # then the Zalo client, then the database.
+    async def database(_app: web.Application) -> AsyncIterator[None]:
         yield
-        await runtime.stop()
+        await runtime.close_database()
 
-    app.cleanup_ctx.append(lifecycle)
+    async def zalo_http(_app: web.Application) -> AsyncIterator[None]:
+        yield
+        await runtime.http.aclose()
+
+    async def state(_app: web.Application) -> AsyncIterator[None]:
+        await runtime.load()
+        yield
+
+    async def work(_app: web.Application) -> AsyncIterator[None]:
+        if workers:
+            await runtime.start_workers()
+        yield
+        await runtime.stop_workers()
+
+    app.cleanup_ctx.extend([database, zalo_http, state, work])
     app.router.add_post(WEBHOOK_PATH, zalo_webhook)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)

@@ -105,14 +105,22 @@ class Runtime:
         """TRUSTED_PROXIES as a set of addresses (see bot.core.clientip)."""
         return parse_proxies(self.settings.trusted_proxies)
 
-    # Long on purpose: the start order is the point (staff and tokens first, then the workers
-    # and the scheduler's jobs), read top to bottom.
     async def start(self, *, workers: bool = True) -> None:
-        """Load the staff file and tokens, then start the workers and the scheduler.
+        """Load what the process needs, then start the workers (create_app does the same with
+        one cleanup context per resource)."""
+        await self.load()
+        if workers:
+            await self.start_workers()
 
-        They start only when `workers` is True (tests turn them off) and PROCESS_ROLE is not
-        `webhook`: a webhook-only process stores events and leaves them to a worker process.
-        """
+    async def stop(self) -> None:
+        """Stop the workers, then close the Zalo client and the database."""
+        await self.stop_workers()
+        await self.http.aclose()
+        await self.close_database()
+
+    async def load(self) -> None:
+        """The session key, the staff and product files, the Zalo tokens; events kept for a
+        failed signature that now verify are let in."""
         await self.load_session_key()
         await self.load_staff_file()
         counts = await import_products_file(self.sessions, self.settings.products_file)
@@ -121,47 +129,53 @@ class Runtime:
             await self.tokens.load()
         await self.recheck_quarantine()
         log.info("process role: %s", self.settings.process_role)
-        if workers and self.settings.runs_workers:
-            await self.outbox.take_back()
-            self._spawn(self.inbox.run(inbox_poll_seconds(self.settings)), "inbox")
-            self._spawn(self.outbox.run(), "outbox")
-            self.scheduler = AsyncIOScheduler(timezone=self.settings.timezone)
-            if self.tokens:
-                self.scheduler.add_job(
-                    self._refresh_tokens, "interval", minutes=30, id="token-refresh"
-                )
-            # The database owns the deadlines; this only wakes the process to look at them.
-            self.scheduler.add_job(
-                self.sweeper.tick_safely,
-                "interval",
-                seconds=SWEEP_SECONDS,
-                id="deadlines",
-                max_instances=1,
-                coalesce=True,
-                next_run_time=datetime.now(UTC),
-            )
-            self.scheduler.add_job(
-                self.eraser.run_safely,
-                "interval",
-                seconds=ERASE_POLL_SECONDS,
-                id="erasures",
-                max_instances=1,
-                coalesce=True,
-            )
-            for job in schedules.JOBS.values():
-                self.scheduler.add_job(
-                    self.jobs.run_safely,
-                    CronTrigger(**job.cron(self.settings), timezone=self.settings.tz),
-                    args=[job.name],
-                    id=f"job-{job.name}",
-                    max_instances=1,
-                    coalesce=True,
-                )
-            self.scheduler.start()
-            self._spawn(self.jobs.catch_up(), "catch-up")
 
-    async def stop(self) -> None:
-        self._stopping = True  # no new sweep or job; an erasure stops after its current chunk
+    # Long on purpose: every worker and scheduled job of a process, read top to bottom.
+    async def start_workers(self) -> None:
+        """The inbox and outbox workers and the scheduler, unless PROCESS_ROLE is `webhook`: a
+        webhook-only process stores events and leaves them to a worker process."""
+        if not self.settings.runs_workers:
+            return
+        await self.outbox.take_back()
+        self._spawn(self.inbox.run(inbox_poll_seconds(self.settings)), "inbox")
+        self._spawn(self.outbox.run(), "outbox")
+        self.scheduler = AsyncIOScheduler(timezone=self.settings.timezone)
+        if self.tokens:
+            self.scheduler.add_job(self._refresh_tokens, "interval", minutes=30, id="token-refresh")
+        # The database owns the deadlines; this only wakes the process to look at them.
+        self.scheduler.add_job(
+            self.sweeper.tick_safely,
+            "interval",
+            seconds=SWEEP_SECONDS,
+            id="deadlines",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
+        self.scheduler.add_job(
+            self.eraser.run_safely,
+            "interval",
+            seconds=ERASE_POLL_SECONDS,
+            id="erasures",
+            max_instances=1,
+            coalesce=True,
+        )
+        for job in schedules.JOBS.values():
+            self.scheduler.add_job(
+                self.jobs.run_safely,
+                CronTrigger(**job.cron(self.settings), timezone=self.settings.tz),
+                args=[job.name],
+                id=f"job-{job.name}",
+                max_instances=1,
+                coalesce=True,
+            )
+        self.scheduler.start()
+        self._spawn(self.jobs.catch_up(), "catch-up")
+
+    async def stop_workers(self) -> None:
+        """No new sweep or job; the workers stop after the event or delivery under way; an
+        erasure stops after its current chunk."""
+        self._stopping = True
         if self.scheduler and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         workers: dict[str, Inbox | Outbox] = {"inbox": self.inbox, "outbox": self.outbox}
@@ -174,7 +188,9 @@ class Runtime:
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
-        await self.http.aclose()
+
+    async def close_database(self) -> None:
+        """The inbox's own connections, then the engine's pool."""
         await self.inbox.close()
         await self.engine.dispose()
 
