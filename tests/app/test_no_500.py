@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import ADMIN_TOKEN
+from tests.helpers.web import sign_in
 from tests.support import ADMIN, GROUP, Bot
-from tests.web.test_web_directory import sign_in
 
 DEEP = "[" * 100_000 + "]" * 100_000
 BODIES: list[tuple[str, bytes | str]] = [

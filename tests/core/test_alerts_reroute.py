@@ -20,8 +20,8 @@ from sqlmodel import select
 
 from storage import repo
 from storage.models import OutboxMessage, Staff, UndeliveredMessage
+from tests.helpers.web import sign_in
 from tests.support import ADMIN, GROUP, HEAD, SALES, Bot
-from tests.web.test_web_directory import sign_in
 
 API = "https://openapi.zalo.me"
 CS_SEND = f"{API}/v3.0/oa/message/cs"

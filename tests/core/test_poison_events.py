@@ -197,8 +197,8 @@ async def test_the_command_line_lists_and_retries(
 async def test_the_dashboard_shows_failed_events_to_admins_with_a_retry_button(
     bot: Bot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from tests.helpers.web import sign_in
     from tests.support import ADMIN, HEAD
-    from tests.web.test_web_directory import sign_in
 
     _poisoned(bot, monkeypatch, _raises)
     await bot.post(bot.message("/ghichu goi POISON"), drain=False)

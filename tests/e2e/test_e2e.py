@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,52 +18,37 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
 from bot.zalo.payloads import group_message, signed
-from config.settings import LOCAL_APP_ID, LOCAL_OA_SECRET_KEY, setting_names
+from config.settings import LOCAL_APP_ID, LOCAL_OA_SECRET_KEY
 from storage.db import sync_url
 from tests.fake_zalo import FakeZalo, Recorded
+from tests.helpers.service import (
+    ADMIN_TOKEN,
+    APP_ID,
+    APP_SECRET,
+    ENV_ACCESS,
+    ENV_REFRESH,
+    OA_SECRET,
+    REPLY_TIMEOUT,
+    START_TIMEOUT,
+    STOP_TIMEOUT,
+    eventually,
+    free_port,
+    service_env,
+)
 from tests.support import ROOT, SALES
 
-APP_ID = "e2e-app-id"
-APP_SECRET = "e2e-app-secret"
-OA_SECRET = "e2e-oa-secret-key"
-ENV_ACCESS = "e2e-env-access-token"
-ENV_REFRESH = "e2e-env-refresh-token"
-ADMIN_TOKEN = "e2e-admin-token"
 SALES_NAME = "Nguyễn Văn An"
 
-START_TIMEOUT = 45.0  # one start is ~1 s; a loaded 2-core runner can be much slower
-REPLY_TIMEOUT = 45.0
-STOP_TIMEOUT = 30.0
 LEASE_TIMEOUT = 15.0 + REPLY_TIMEOUT  # bot/core/outbox.py LEASE, then the usual wait
-POLL = 0.05
 
-T = TypeVar("T")
 _msg_ids = itertools.count(1)
-
-
-def eventually(check: Callable[[], T], what: str, timeout: float = REPLY_TIMEOUT) -> T:
-    """Poll `check` until it returns something truthy; fail naming `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(POLL)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def new_msg_id(tag: str) -> str:
@@ -110,22 +93,6 @@ def quoting(messages: list[Recorded], msg_id: str) -> list[Recorded]:
 def _sent_id(message: Recorded) -> str | None:
     data = message.answer.get("data") if isinstance(message.answer, dict) else None
     return str(data.get("message_id")) if isinstance(data, dict) else None
-
-
-def service_env(tmp: Path, port: int, **settings: str) -> dict[str, str]:
-    """Every setting named (empty = default) so a developer's .env cannot leak in."""
-    env = {k: v for k, v in os.environ.items() if k not in setting_names()}
-    env.update({name: "" for name in setting_names()})
-    env.update(
-        PORT=str(port),
-        HOST="127.0.0.1",
-        DATABASE_URL=f"sqlite:///{tmp / 'e2e.db'}",
-        STAFF_FILE=str(ROOT / "config" / "staff.csv"),
-        ADMIN_TOKEN=ADMIN_TOKEN,
-        LOG_LEVEL="INFO",
-    )
-    env.update(settings)
-    return env
 
 
 def live_env(tmp: Path, fake: FakeZalo, access_token: str = ENV_ACCESS) -> dict[str, str]:

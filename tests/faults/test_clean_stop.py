@@ -11,8 +11,7 @@ import pytest
 
 from bot.zalo.payloads import group_message, signed
 from config.settings import LOCAL_APP_ID, LOCAL_OA_SECRET_KEY
-from tests.e2e.test_e2e import free_port, service_env
-from tests.faults.test_fault_crash import Process
+from tests.helpers.service import Process, free_port, service_env
 from tests.support import SALES
 
 

@@ -22,110 +22,42 @@ processes, so the test does not wait for it; nothing else differs from `python w
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from bot.zalo.payloads import group_message, signed
 from storage.db import sync_url
-from tests.e2e.test_e2e import (
+from tests.fake_zalo import FakeZalo
+from tests.helpers.service import (
     APP_ID,
     APP_SECRET,
     ENV_ACCESS,
     ENV_REFRESH,
     OA_SECRET,
-    START_TIMEOUT,
-    STOP_TIMEOUT,
+    Process,
     eventually,
     free_port,
     service_env,
 )
-from tests.fake_zalo import FakeZalo
-from tests.support import ROOT, SALES
+from tests.support import SALES
 
 EVENTS = 240
 GROUPS = [f"crash-group-{n}" for n in range(4)]
 LEASE = 4.0  # seconds: long enough for any send here, short enough to wait for
 HELD = 1.5  # the fake answers the sends under way at the kill this late
 IDLE_TIMEOUT = 90.0
-LAUNCH = (
-    "import datetime, os, runpy, bot.core.outbox;"
-    "bot.core.outbox.LEASE = datetime.timedelta(seconds=float(os.environ['TEST_OUTBOX_LEASE']));"
-    "runpy.run_path('webhook.py', run_name='__main__')"
-)
 _ids = itertools.count(1)
-
-
-@dataclass
-class Process:
-    """One `python webhook.py` (with the short lease) and its log files."""
-
-    env: dict[str, str]
-    logs: Path
-    proc: subprocess.Popen[bytes] | None = None
-    runs: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.env['PORT']}"
-
-    def start(self) -> None:
-        self.runs += 1
-        out = (self.logs / f"stdout-{self.runs}.log").open("wb")
-        err = (self.logs / f"stderr-{self.runs}.log").open("wb")
-        with out, err:
-            argv = [sys.executable, "-c", LAUNCH]
-            self.proc = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=out, stderr=err)
-        eventually(self._ready, f"{self.url}/healthz", timeout=START_TIMEOUT)
-
-    def _ready(self) -> bool:
-        assert self.proc is not None and self.proc.poll() is None, self.stderr()
-        with contextlib.suppress(httpx.HTTPError):
-            return httpx.get(f"{self.url}/healthz", timeout=2.0).status_code == 200
-        return False
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=STOP_TIMEOUT)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=STOP_TIMEOUT)
-
-    def stderr(self) -> str:
-        path = self.logs / f"stderr-{self.runs}.log"
-        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
-
-    def post(self, raw: bytes, headers: dict[str, str]) -> int | None:
-        """The status of one webhook POST; None when the process did not answer."""
-        try:
-            return httpx.post(
-                f"{self.url}/zalo/webhook", content=raw, headers=headers, timeout=30.0
-            ).status_code
-        except httpx.TransportError:
-            return None
 
 
 @pytest.fixture

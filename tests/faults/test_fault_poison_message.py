@@ -24,8 +24,7 @@ from sqlalchemy.engine import Engine
 from bot.zalo.payloads import group_message, signed
 from config.settings import LOCAL_APP_ID, LOCAL_OA_SECRET_KEY
 from storage.db import sync_url
-from tests.e2e.test_e2e import eventually, free_port, service_env
-from tests.faults.test_fault_crash import Process
+from tests.helpers.service import Process, eventually, free_port, service_env
 from tests.support import CUSTOMER, SALES
 
 PROBE = "5" + " a em" * 25 + "?"  # a reading that fails: the regex tried every split

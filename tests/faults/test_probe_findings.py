@@ -23,8 +23,8 @@ from bot.core.logsafe import QuietLog, loggable, redact_target
 from bot.features.reports.api import safe_cell
 from bot.features.staff import passwords
 from bot.zalo.payloads import signed
+from tests.helpers.web import form_token, give_password
 from tests.support import ADMIN, Bot
-from tests.web.test_web_auth import form_token, give_password
 
 # ------------------------------------------------------------------ the sign-in throttle
 

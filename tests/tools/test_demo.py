@@ -17,8 +17,8 @@ from bot.web.core import make_session_cookie
 from config.settings import Settings
 from storage.db import SessionFactory
 from storage.models import CommandRun, Message, Payment, SlaClock
+from tests.helpers.web import Html
 from tests.support import ACCOUNTANT, HEAD, Bot
-from tests.web.test_web_pages import Html
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 # Wednesday 25 Nov 2026, 16:00; Tuesday 24 Nov is a public holiday (Vietnam Cultural Day).

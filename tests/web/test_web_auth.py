@@ -21,6 +21,7 @@ from bot.web.auth import safe_next
 from storage import repo
 from storage.models import AppSecret, AuditEntry, LoginToken, SignInFailure
 from tests.conftest import ROOT
+from tests.helpers.web import form_token, give_password
 from tests.support import ADMIN, CUSTOMER, GROUP, HEAD, SALES
 
 WRONG = "Sai tên đăng nhập hoặc mật khẩu."
@@ -37,10 +38,6 @@ async def rows(bot, model):
 
 async def audits(bot, action):
     return [a for a in await rows(bot, AuditEntry) if a.action == action]
-
-
-def form_token(html: str) -> str:
-    return re.search(r'name="form_token" value="([^"]+)"', html).group(1)
 
 
 def csrf_of(html: str) -> str:
@@ -71,18 +68,6 @@ async def sign_in_by_link(bot, sender=ADMIN):
     response = await press_button(bot, await link_path(bot, sender))
     assert response.status == 303
     return response
-
-
-async def give_password(bot, user_id, username="quantri", password="mat-khau-dai"):
-    async with bot.runtime.sessions() as db:
-        await repo.set_staff_password(
-            db,
-            user_id=user_id,
-            username=username,
-            password_hash=passwords.hash_password(password),
-            now=bot.clock.now(),
-        )
-        await db.commit()
 
 
 async def try_password(bot, username, password, next_=""):

@@ -10,21 +10,13 @@ import pytest
 from sqlmodel import col, select
 
 from bot.features.staff import passwords
-from bot.web import core
 from storage import repo
 from storage.models import AuditEntry, Staff
+from tests.helpers.web import sign_in
 from tests.support import ADMIN, HEAD, SALES, SALES2, WAREHOUSE
 
 PAGE = "/dashboard/directory"
 NEW = "1000000000000000099"
-
-
-def sign_in(bot, user_id):
-    """Put a valid session cookie for `user_id` in the test client's jar."""
-    cookie = core.make_session_cookie(bot.runtime, user_id, bot.clock.now())
-    bot.client.session.cookie_jar.update_cookies(
-        {core.COOKIE: cookie}, response_url=bot.client.make_url("/")
-    )
 
 
 async def staff(bot, user_id) -> Staff:

@@ -23,7 +23,7 @@ from bot.zalo.token_store import DbTokenStore, advisory_key
 from bot.zalo.tokens import TokenManager, TokenPair
 from storage.db import SessionFactory, make_engine, make_sessions
 from tests.conftest import ON_POSTGRESQL, START
-from tests.zalo.test_tokens import OAUTH, TOKEN_URL, granted, refused
+from tests.helpers.tokens import OAUTH, TOKEN_URL, granted, refused
 
 ENV = TokenPair("env-access", "env-refresh", START + timedelta(hours=25))
 NEW = TokenPair("new-a", "new-r", START + timedelta(seconds=90000))

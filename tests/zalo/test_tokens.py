@@ -20,25 +20,10 @@ from bot.zalo.tokens import REFRESH_MARGIN, TokenManager, TokenPair
 from storage.db import SessionFactory
 from storage.models import ZaloToken
 from tests.conftest import START
+from tests.helpers.tokens import OAUTH, TOKEN_URL, granted, refused
 
-OAUTH = "https://oauth.test"
-TOKEN_URL = f"{OAUTH}/v4/oa/access_token"
 ENV = TokenPair("env-access", "env-refresh", START + timedelta(hours=25))
 SECRETS = ("env-access", "env-refresh", "new-a", "new-r", "db-access", "db-refresh", "app-secret")
-
-
-def granted(expires_in: object = "90000") -> httpx.Response:
-    body = {"access_token": "new-a", "refresh_token": "new-r", "expires_in": expires_in}
-    return httpx.Response(200, json=body)
-
-
-def refused() -> httpx.Response:
-    body = {
-        "error": -14020,
-        "error_name": "Invalid refresh token",
-        "error_description": "Refresh token has been used or expired",
-    }
-    return httpx.Response(200, json=body)
 
 
 @pytest.fixture

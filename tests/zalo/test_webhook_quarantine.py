@@ -208,8 +208,8 @@ async def test_forty_signed_events_at_once_under_a_limit_of_five_are_all_taken(
 async def test_an_admin_rechecks_from_the_dashboard(make_bot: Any, settings: Any) -> None:
     import re
 
+    from tests.helpers.web import sign_in
     from tests.support import ADMIN
-    from tests.web.test_web_directory import sign_in
 
     wrong = await make_bot(_keys(settings, "mistyped"))
     await _send(wrong, wrong.message("/ghichu goi tichcuc từ bảng điều khiển"), key=OA_KEY)

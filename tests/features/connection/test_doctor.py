@@ -16,10 +16,10 @@ import pytest
 
 from bot.features.connection.checks import Doctor, examine, lines, report
 from tests.conftest import ON_POSTGRESQL
-from tests.e2e.test_e2e import service_env
 from tests.fake_zalo import FakeZalo
+from tests.helpers.service import service_env
+from tests.helpers.web import sign_in
 from tests.support import ADMIN, GROUP, HEAD, ROOT, SALES, Bot
-from tests.web.test_web_directory import sign_in
 
 
 @pytest.fixture
@@ -116,7 +116,7 @@ def test_the_command_line_exit_codes_on_a_fresh_database(tmp_path: Path) -> None
 
 
 def test_the_command_line_passes_against_a_good_oa(tmp_path: Path) -> None:
-    from tests.e2e.test_e2e import APP_ID, APP_SECRET, ENV_ACCESS, ENV_REFRESH, OA_SECRET
+    from tests.helpers.service import APP_ID, APP_SECRET, ENV_ACCESS, ENV_REFRESH, OA_SECRET
 
     with FakeZalo(valid_tokens={ENV_ACCESS}, app_secret=APP_SECRET).serving() as fake:
         fake.members["alerts-9"] = {HEAD}

@@ -5,8 +5,8 @@ alerted (alert group when set, else 1:1). Each step once; nothing after a decisi
 from __future__ import annotations
 
 from storage.models import AuditEntry, Payment
-from tests.features.payments.test_payments import _reply
-from tests.features.sla.test_sla import at, rows, vn
+from tests.helpers.payments import answer_request
+from tests.helpers.sla import at, rows, vn
 from tests.support import ACCOUNTANT, ADMIN, CHIEF, HEAD, SALES, Bot
 
 
@@ -49,7 +49,7 @@ async def test_nothing_is_sent_once_the_request_is_decided(bot: Bot) -> None:
     await at(bot, vn(2026, 11, 23, 9, 0))
     await bot.say("/thanhtoan 50tr ck", sender=SALES)
     await at(bot, vn(2026, 11, 23, 9, 10))
-    await _reply(bot, "duyệt", sender=ACCOUNTANT)
+    await answer_request(bot, "duyệt", sender=ACCOUNTANT)
     await at(bot, vn(2026, 11, 23, 11, 0))
     assert await bot.outbox(purpose="payment_overdue") == []
     assert await bot.outbox(purpose="payment_overdue_alert") == []

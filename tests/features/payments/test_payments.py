@@ -28,6 +28,7 @@ from bot.features.payments.policy import Decision, Outcome, PaymentState, covere
 from bot.features.payments.replies import Reply, read_reply
 from storage.models import AuditEntry, OutboxMessage, Payment, Violation
 from tests.conftest import ADMIN_TOKEN
+from tests.helpers.payments import answer_request
 from tests.support import (
     ACCOUNTANT,
     ADMIN,
@@ -354,18 +355,6 @@ async def _sent(bot, purpose: str) -> list[OutboxMessage]:
     return await bot.outbox(purpose=purpose)
 
 
-async def _request_msg(bot) -> str:
-    """The Zalo id of the bot's latest payment request, as a reply would quote it."""
-    rows = await _sent(bot, "payment_request")
-    assert rows and rows[-1].zalo_message_id
-    return rows[-1].zalo_message_id
-
-
-async def _reply(bot, text: str, *, sender: str, quote: str | None = None) -> None:
-    quote = quote or await _request_msg(bot)
-    await bot.post(bot.message(text, sender=sender, quote_msg_id=quote))
-
-
 async def test_pay_posts_a_request_mentioning_accounting_and_stores_it(bot):
     await bot.say("/thanhtoan 50tr chuyenkhoan coc dot 1", sender=SALES)
     [row] = await _sent(bot, "payment_request")
@@ -386,7 +375,7 @@ async def test_pay_posts_a_request_mentioning_accounting_and_stores_it(bot):
 
 async def test_accountant_replying_duyet_approves_and_the_requester_is_told(bot):
     await bot.say("/thanhtoan 50tr chuyenkhoan coc dot 1", sender=SALES)
-    await _reply(bot, "duyệt", sender=ACCOUNTANT)
+    await answer_request(bot, "duyệt", sender=ACCOUNTANT)
     payment = await _payment_row(bot)
     assert (payment.status, payment.accountant_id, payment.decided_by) == (
         "approved", ACCOUNTANT, ACCOUNTANT,
@@ -410,7 +399,7 @@ async def test_a_big_amount_needs_the_accountant_then_the_chief_who_is_invited(b
     assert f"[@{ACCOUNTANT}]" in request.text and f"[@{CHIEF}]" in request.text
     assert "kế toán trưởng" in request.text
 
-    await _reply(bot, "ok", sender=ACCOUNTANT)
+    await answer_request(bot, "ok", sender=ACCOUNTANT)
     payment = await _payment_row(bot)
     assert (payment.status, payment.accountant_id, payment.chief_id) == (
         "pending",
@@ -421,7 +410,7 @@ async def test_a_big_amount_needs_the_accountant_then_the_chief_who_is_invited(b
     assert f"[@{CHIEF}]" in waiting.text and "Phạm Thị Dung" in waiting.text
     assert waiting.payload == {"payment_id": 1}
 
-    await _reply(bot, "đồng ý", sender=CHIEF, quote=waiting.zalo_message_id)
+    await answer_request(bot, "đồng ý", sender=CHIEF, quote=waiting.zalo_message_id)
     payment = await _payment_row(bot)
     assert (payment.status, payment.chief_id, payment.decided_by) == ("approved", CHIEF, CHIEF)
     [approved] = await _sent(bot, "payment_approved")
@@ -441,7 +430,7 @@ async def test_a_chief_already_in_the_group_is_not_invited(bot):
 
 async def test_the_chief_approving_before_the_accountant_is_refused(bot):
     await bot.say("/thanhtoan 150tr", sender=SALES)
-    await _reply(bot, "duyệt", sender=CHIEF)
+    await answer_request(bot, "duyệt", sender=CHIEF)
     assert (await _payment_row(bot)).status == "pending"
     [row] = await _sent(bot, "payment_refused")
     assert "kế toán duyệt trước" in row.text and f"[@{CHIEF}]" in row.text
@@ -452,7 +441,7 @@ async def test_the_chief_approving_before_the_accountant_is_refused(bot):
 async def test_a_second_accountant_approval_while_waiting_for_the_chief_is_refused(bot):
     await bot.say(f"/nhanvien them {ACCOUNTANT2} ketoan Ngô Thị Lan", sender=HEAD)
     await bot.say("/thanhtoan 150tr", sender=SALES)
-    await _reply(bot, "duyệt", sender=ACCOUNTANT)
+    await answer_request(bot, "duyệt", sender=ACCOUNTANT)
     for accountant in (ACCOUNTANT, ACCOUNTANT2):
         await bot.say("/duyet 1", sender=accountant)
     refusals = await _sent(bot, "payment_refused")
@@ -464,7 +453,7 @@ async def test_a_second_accountant_approval_while_waiting_for_the_chief_is_refus
 
 async def test_the_requester_replying_ok_is_refused_as_self_approval_and_reported(bot):
     await bot.say("/thanhtoan 50tr", sender=SALES)
-    await _reply(bot, "ok", sender=SALES)
+    await answer_request(bot, "ok", sender=SALES)
     assert (await _payment_row(bot)).status == "pending"
     [row] = await _sent(bot, "payment_refused")
     assert "không thể tự duyệt" in row.text and "vi phạm" not in row.text  # not before the customer
@@ -480,7 +469,7 @@ async def test_the_requester_replying_ok_is_refused_as_self_approval_and_reporte
 
 async def test_another_sales_replying_ok_is_refused_recorded_and_the_heads_alerted(bot):
     await bot.say("/thanhtoan 50tr chuyenkhoan coc dot 1", sender=SALES)
-    await _reply(bot, "ok khách đã chuyển rồi", sender=SALES2)
+    await answer_request(bot, "ok khách đã chuyển rồi", sender=SALES2)
     assert (await _payment_row(bot)).status == "pending"
     [refusal] = await _sent(bot, "payment_refused")
     assert refusal.target_id == GROUP and f"[@{SALES2}]" in refusal.text
@@ -501,16 +490,16 @@ async def test_another_sales_replying_ok_is_refused_recorded_and_the_heads_alert
 async def test_the_alert_goes_to_the_alert_group_when_one_is_set(make_bot, settings):
     bot = await make_bot(settings.replace(zalo_alert_group_id="alertgroup"))
     await bot.say("/thanhtoan 50tr", sender=SALES)
-    await _reply(bot, "ok", sender=SALES2)
+    await answer_request(bot, "ok", sender=SALES2)
     [alert] = await _sent(bot, "payment_alert")
     assert (alert.target_kind, alert.target_id) == ("group", "alertgroup")
 
 
 async def test_a_head_replying_ok_is_refused_and_reported_but_warehouse_is_only_refused(bot):
     await bot.say("/thanhtoan 50tr", sender=SALES)
-    await _reply(bot, "ok", sender=WAREHOUSE)
+    await answer_request(bot, "ok", sender=WAREHOUSE)
     assert len(await _sent(bot, "payment_refused")) == 1 and await _rows(bot, Violation) == []
-    await _reply(bot, "ok", sender=HEAD)
+    await answer_request(bot, "ok", sender=HEAD)
     [violation] = await _rows(bot, Violation)
     assert violation.staff_id == HEAD
     assert {a.target_id for a in await _sent(bot, "payment_alert")} == {ADMIN}
@@ -518,8 +507,8 @@ async def test_a_head_replying_ok_is_refused_and_reported_but_warehouse_is_only_
 
 async def test_a_second_decision_is_refused(bot):
     await bot.say("/thanhtoan 50tr", sender=SALES)
-    await _reply(bot, "duyệt", sender=ACCOUNTANT)
-    await _reply(bot, "từ chối nhầm", sender=CHIEF)
+    await answer_request(bot, "duyệt", sender=ACCOUNTANT)
+    await answer_request(bot, "từ chối nhầm", sender=CHIEF)
     payment = await _payment_row(bot)
     assert (payment.status, payment.decided_by) == ("approved", ACCOUNTANT)
     [row] = await _sent(bot, "payment_refused")
@@ -530,9 +519,9 @@ async def test_a_second_decision_is_refused(bot):
 async def test_questions_and_customers_replies_change_nothing(bot):
     await bot.say("/thanhtoan 50tr", sender=SALES)
     before = len(await bot.outbox())
-    await _reply(bot, "khách chuyển lúc mấy giờ vậy em?", sender=ACCOUNTANT)
-    await _reply(bot, "ok chưa chị?", sender=SALES)
-    await _reply(bot, "ok", sender=CUSTOMER)
+    await answer_request(bot, "khách chuyển lúc mấy giờ vậy em?", sender=ACCOUNTANT)
+    await answer_request(bot, "ok chưa chị?", sender=SALES)
+    await answer_request(bot, "ok", sender=CUSTOMER)
     assert len(await bot.outbox()) == before
     assert (await _payment_row(bot)).status == "pending"
     assert await _rows(bot, Violation) == []
@@ -542,15 +531,15 @@ async def test_a_reply_quoting_another_message_does_nothing(bot):
     await bot.say("/whoami", sender=SALES)
     [whoami] = await bot.outbox(purpose="whoami")
     await bot.say("/thanhtoan 50tr", sender=SALES)
-    await _reply(bot, "ok", sender=ACCOUNTANT, quote=whoami.zalo_message_id)
-    await _reply(bot, "ok", sender=ACCOUNTANT, quote="some-customer-message")
+    await answer_request(bot, "ok", sender=ACCOUNTANT, quote=whoami.zalo_message_id)
+    await answer_request(bot, "ok", sender=ACCOUNTANT, quote="some-customer-message")
     assert (await _payment_row(bot)).status == "pending"
     assert await _sent(bot, "payment_approved") == [] and await _sent(bot, "payment_refused") == []
 
 
 async def test_a_request_from_another_group_cannot_be_decided_here(bot):
     await bot.say("/thanhtoan 50tr", sender=SALES, group="othergroup")
-    await _reply(bot, "duyệt", sender=ACCOUNTANT)  # quotes the request, but from GROUP
+    await answer_request(bot, "duyệt", sender=ACCOUNTANT)  # quotes the request, but from GROUP
     await bot.say("/duyet 1", sender=ACCOUNTANT)
     assert (await _payment_row(bot)).status == "pending"
     [row] = await _sent(bot, "payment_refused")
@@ -577,7 +566,7 @@ async def test_ship_before_approval_is_blocked_recorded_and_the_heads_alerted(bo
 
 async def test_ship_after_approval_is_allowed(bot):
     await bot.say("/thanhtoan 50tr", sender=SALES)
-    await _reply(bot, "duyệt", sender=ACCOUNTANT)
+    await answer_request(bot, "duyệt", sender=ACCOUNTANT)
     await bot.say("/giaohang xe chiều nay", sender=WAREHOUSE)
     [done] = await _sent(bot, "payment_order_ok")
     assert "Đã ghi nhận giao hàng" in done.text and "xe chiều nay" in done.text
@@ -638,7 +627,7 @@ async def test_accountants_cannot_request_a_payment(bot):
 
 async def test_rejection_by_reply(bot):
     await bot.say("/thanhtoan 50tr", sender=SALES)
-    await _reply(bot, "từ chối sai số tiền", sender=ACCOUNTANT)
+    await answer_request(bot, "từ chối sai số tiền", sender=ACCOUNTANT)
     payment = await _payment_row(bot)
     assert (payment.status, payment.reject_reason) == ("rejected", "sai số tiền")
     [row] = await _sent(bot, "payment_rejected")
@@ -648,7 +637,7 @@ async def test_rejection_by_reply(bot):
 
 async def test_rejection_by_reply_without_a_reason_asks_for_one(bot):
     await bot.say("/thanhtoan 50tr", sender=SALES)
-    await _reply(bot, "từ chối", sender=ACCOUNTANT)
+    await answer_request(bot, "từ chối", sender=ACCOUNTANT)
     assert (await _payment_row(bot)).status == "pending"
     [row] = await _sent(bot, "payment_refused")
     assert "lý do" in row.text

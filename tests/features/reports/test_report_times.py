@@ -11,7 +11,7 @@ import pytest
 
 from bot.features.reports import queries as reports
 from storage.models import Customer, Group, Payment, SlaClock
-from tests.features.reports.test_reports import AUTH, NOVEMBER, VN
+from tests.helpers.reports import AUTH, NOVEMBER, VN
 from tests.support import ACCOUNTANT, CHIEF, SALES, SALES2
 
 VIP, NONE = "gvipaaaaaaaaaaaaaaaa", "gnoneaaaaaaaaaaaaaaa"

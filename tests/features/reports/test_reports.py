@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
@@ -30,12 +29,10 @@ from storage.models import (
     ScheduledRun,
     SlaClock,
 )
+from tests.helpers.reports import AUTH, NOVEMBER, VN
 from tests.support import ADMIN, GROUP, HEAD, SALES, SALES2
 
-VN = ZoneInfo("Asia/Ho_Chi_Minh")
 G2 = "g2aaaaaaaaaaaaaaaaaa"
-AUTH = {"Authorization": "Bearer test-admin-token"}
-NOVEMBER = (datetime(2026, 11, 1, tzinfo=VN), datetime(2026, 12, 1, tzinfo=VN))
 
 
 def at(day: int, hour: int = 9, minute: int = 0, month: int = 11) -> datetime:

@@ -2,42 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
-from sqlmodel import select
 
 from bot.features.sla.policy import is_pleasantry
 from storage.models import SlaClock, SlaEvent, Violation
+from tests.helpers.sla import AUTH, alerts_to, at, rows, setup_group, vn
 from tests.support import CUSTOMER, GROUP, HEAD, SALES
-
-VN = ZoneInfo("Asia/Ho_Chi_Minh")
-AUTH = {"Authorization": "Bearer test-admin-token"}
-
-
-def vn(*args: int) -> datetime:
-    return datetime(*args, tzinfo=VN)
-
-
-async def rows(bot, model):
-    async with bot.runtime.sessions() as db:
-        return list((await db.exec(select(model))).all())
-
-
-async def at(bot, moment: datetime) -> None:
-    """Move the clock to `moment` and let the service act on whatever is due."""
-    bot.clock.set(moment)
-    await bot.runtime.drain()
-
-
-async def setup_group(bot, when: datetime) -> None:
-    bot.clock.set(when - timedelta(hours=1))
-    await bot.say("/khachhang Công ty Minh Phát")  # SALES becomes the assigned sales
-
-
-async def alerts_to(bot, person: str) -> list[str]:
-    return [r.text for r in await bot.outbox(target_kind="user", target_id=person)]
 
 
 async def test_reminder_then_breach_then_escalation_each_once(bot):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlmodel import col, select
 
 from storage.models import AuditEntry, SlaClock, SlaCorrection, SlaEvent, Violation
-from tests.features.sla.test_sla import at, rows, setup_group, vn
+from tests.helpers.sla import at, rows, setup_group, vn
 from tests.support import CUSTOMER, HEAD, SALES, Bot
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from storage.models import SlaClock
-from tests.features.sla.test_sla import AUTH, at, rows, setup_group, vn
+from tests.helpers.sla import AUTH, at, rows, setup_group, vn
 from tests.support import CUSTOMER, HEAD, Bot
 
 

@@ -6,9 +6,9 @@ the directory shows the away period."""
 from __future__ import annotations
 
 from storage.models import AuditEntry, Staff
-from tests.features.sla.test_sla import alerts_to, at, rows, setup_group, vn
+from tests.helpers.sla import alerts_to, at, rows, setup_group, vn
+from tests.helpers.web import sign_in
 from tests.support import CUSTOMER, HEAD, SALES, SALES2, Bot
-from tests.web.test_web_directory import sign_in
 
 
 async def _staff(bot: Bot, user_id: str) -> Staff:

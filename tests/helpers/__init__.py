@@ -1,0 +1,1 @@
+"""What several test modules share (fixtures live in conftest.py files)."""
