@@ -108,6 +108,8 @@ async def execute(
         return await cursor.fetchall() if cursor.rownumber is not None else []
     if dialect == "sqlite":
         adapted = await _driver_connection(db)
+        # SQLAlchemy 2.1's adapter keeps the aiosqlite connection in _connection, aiosqlite 0.22
+        # the sqlite3 one in _conn (tests/storage/test_private_apis.py fails if they move)
         connection: sqlite3.Connection = adapted._connection._conn
         if adapted._immediate and connection.in_transaction:
             compiled = _compiled(statement, dialect, tuple(sorted(params)))

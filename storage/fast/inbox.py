@@ -166,7 +166,8 @@ def sqlite_path(sessions: SessionFactory) -> str | None:
 
 async def open_sqlite(path: str | None) -> aiosqlite.Connection:
     connection = await aiosqlite.connect(path or ":memory:")
-    # the engine's connection settings (WAL, busy_timeout, …), looked up now: tests change them
+    # the engine's connection settings (WAL, busy_timeout, …), looked up now: tests change them;
+    # aiosqlite 0.22's private _execute/_conn (tests/storage/test_private_apis.py)
     await connection._execute(storage_db._sqlite_pragmas, connection._conn, None)  # type: ignore[no-untyped-call]
     return connection
 
