@@ -16,10 +16,11 @@ Policy:
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
@@ -39,6 +40,7 @@ from storage.fast import hot
 from storage.fast.hot import dialect_of
 from storage.fast.sla import CLOSE_CLOCK, INSERT_EVENT, close_clock_pg, insert_clock, open_clock_pg
 from storage.models import Customer, Group, Message, Reminder, SlaClock, SlaEvent
+from storage.types import UTCDateTime
 
 
 async def customer_group_of(db: AsyncSession, group: Group) -> str | None:
@@ -144,26 +146,35 @@ async def _burst_start(ctx: Context, group: Group, at: datetime) -> datetime:
     if ctx.group_is_new:
         return at  # the group's first message: nothing before it
     since = at - ctx.settings.duration("sla_burst")
+    params = {"group_id": group.group_id, "user_id": ctx.sender_id, "since": since, "at": at}
+    # one statement, on ix_messages_group_sent; built once, bound per message
+    first = (await ctx.db.exec(_earliest_in_burst(), params=params)).one()
+    return min(first, at) if first is not None else at
+
+
+@functools.cache
+def _earliest_in_burst() -> Any:
+    """The earliest message of :user_id in :group_id after :since up to :at with no staff
+    message after it (up to :at)."""
     staff = aliased(Message)
+    at = bindparam("at", type_=UTCDateTime())
     answered = (
         select(staff.id)
         .where(
-            staff.group_id == group.group_id,
+            staff.group_id == bindparam("group_id"),
             staff.sender_kind == "staff",
             col(staff.sent_at) >= col(Message.sent_at),
             col(staff.sent_at) <= at,
         )
         .exists()
     )
-    earliest = select(func.min(Message.sent_at)).where(
-        Message.group_id == group.group_id,
-        Message.user_id == ctx.sender_id,
-        col(Message.sent_at) > since,
+    return select(func.min(Message.sent_at)).where(
+        Message.group_id == bindparam("group_id"),
+        Message.user_id == bindparam("user_id"),
+        col(Message.sent_at) > bindparam("since", type_=UTCDateTime()),
         col(Message.sent_at) <= at,
         ~answered,
     )
-    first = (await ctx.db.exec(earliest)).one()  # one statement, on ix_messages_group_sent
-    return min(first, at) if first is not None else at
 
 
 async def _start(
