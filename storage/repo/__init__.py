@@ -47,8 +47,10 @@ from storage.repo.staff import (
     usable_login_token,
     use_login_token,
 )
+from storage.repo.steps import claim_step
 
 __all__ = [
+    "claim_step",
     "ECHO_WINDOW",
     "MESSAGE_COLUMNS",
     "SenderInGroup",

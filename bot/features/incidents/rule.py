@@ -260,13 +260,10 @@ async def sweep(db: AsyncSession, now: datetime, deps: Deps) -> list[Intent]:
     intents: list[Intent] = []
     late = select(Incident).where(*_unanswered(now)).order_by(col(Incident.id)).limit(200)
     for incident in (await db.exec(late)).all():
-        claimed = await db.exec(
-            update(Incident)
-            .where(col(Incident.id) == incident.id, *_unanswered(now))
-            .values(response_alerted_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount:
+        alerted = {"response_alerted_at": now}
+        if await repo.claim_step(
+            db, Incident, incident.id, alerted, *_unanswered(now), synchronize=False
+        ):
             intents += await _unanswered_alert(db, incident, now, deps)
     query = select(Incident).where(*_due_incidents(now))
     for incident in (await db.exec(query.order_by(col(Incident.id)))).all():
@@ -280,17 +277,9 @@ async def sweep(db: AsyncSession, now: datetime, deps: Deps) -> list[Intent]:
 async def _step(db: AsyncSession, incident: Incident, column: str, now: datetime) -> bool:
     """Mark one step done unless another process did it first; True when this call did."""
     next_due = incident.escalate_at if column == "breached_at" else None
-    result = await db.exec(
-        update(Incident)
-        .where(
-            col(Incident.id) == incident.id,
-            col(getattr(Incident, column)).is_(None),
-            col(Incident.resolved_at).is_(None),
-        )
-        .values({column: now, "next_due_at": next_due})
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)
+    still = (col(getattr(Incident, column)).is_(None), col(Incident.resolved_at).is_(None))
+    values = {column: now, "next_due_at": next_due}
+    return await repo.claim_step(db, Incident, incident.id, values, *still, synchronize=False)
 
 
 async def _alert(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -44,16 +44,12 @@ async def sweep(db: AsyncSession, now: datetime, deps: Any) -> list[Intent]:
     for payment in (await db.exec(select(Payment).where(*_overdue(now)).limit(200))).all():
         late = payment.escalate_at is not None and payment.escalate_at <= now
         step = "escalated_at" if late and payment.escalated_at is None else "reminded_at"
-        claimed = await db.exec(
-            update(Payment)
-            .where(
-                col(Payment.id) == payment.id,
-                col(Payment.status) == "pending",  # not decided meanwhile
-                col(getattr(Payment, step)).is_(None),
-            )
-            .values({step: now, **({"reminded_at": now} if step == "escalated_at" else {})})
+        still = (
+            col(Payment.status) == "pending",  # not decided meanwhile
+            col(getattr(Payment, step)).is_(None),
         )
-        if not claimed.rowcount:
+        values = {step: now, **({"reminded_at": now} if step == "escalated_at" else {})}
+        if not await repo.claim_step(db, Payment, payment.id, values, *still):
             continue
         context = {
             "payment": view(payment),

@@ -66,20 +66,15 @@ async def _advance(db: AsyncSession, clock: SlaClock, now: datetime, deps: Deps)
     return intents
 
 
+STEP_COLUMNS = {"reminder": "reminded_at", "breach": "breached_at", "escalation": "escalated_at"}
+
+
 async def _claim(db: AsyncSession, clock: SlaClock, stage: str, now: datetime) -> bool:
-    column = {
-        "reminder": SlaClock.reminded_at,
-        "breach": SlaClock.breached_at,
-        "escalation": SlaClock.escalated_at,
-    }[stage]
-    result = await db.exec(
-        update(SlaClock)
-        .where(
-            col(SlaClock.id) == clock.id, col(column).is_(None), col(SlaClock.closed_at).is_(None)
-        )
-        .values({column: now})
-    )
-    return bool(result.rowcount)
+    column = {"reminder": "reminded_at", "breach": "breached_at", "escalation": "escalated_at"}[
+        stage
+    ]
+    still = (col(getattr(SlaClock, column)).is_(None), col(SlaClock.closed_at).is_(None))
+    return await repo.claim_step(db, SlaClock, clock.id, {column: now}, *still)
 
 
 async def _act(
