@@ -271,7 +271,3 @@ def deadlines(ctx: Context, group: Group) -> tuple[datetime, datetime]:
     calendar = ctx.calendars.for_group(group)
     limit = ctx.settings.duration("payment_approval_sla")
     return calendar.add(ctx.now, limit), calendar.add(ctx.now, limit * 2)
-
-
-# ---------------------------------------------------------------- storage and views
-# Private queries: storage/repo.py has no payment functions yet.
