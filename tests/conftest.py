@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from bot.core.clock import FrozenClock
 from config.settings import Settings, load_settings
 from storage.db import SessionFactory, make_engine, make_sessions, upgrade
 from tests.fake_zalo import FakeZalo
+from tests.helpers.service import APP_SECRET, ENV_ACCESS
 from tests.support import Bot
 
 # Monday 23 Nov 2026, 09:00 in Vietnam.
@@ -159,3 +160,11 @@ async def bot(make_bot: Callable[..., Awaitable[Bot]], settings: Settings) -> Bo
 @pytest.fixture
 async def live_bot(make_bot: Callable[..., Awaitable[Bot]], live_settings: Settings) -> Bot:
     return await make_bot(live_settings)
+
+
+@pytest.fixture
+def served_fake() -> Iterator[FakeZalo]:
+    """A fresh fake Zalo on its own thread, for the service run as a process: it accepts only
+    the process helpers' access token (tests/helpers/service.py)."""
+    with FakeZalo(valid_tokens={ENV_ACCESS}, app_secret=APP_SECRET).serving() as server:
+        yield server

@@ -241,10 +241,9 @@ def _terminate(service: Service) -> None:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeZalo]:
-    """A fresh fake Zalo on its own thread that accepts only ENV_ACCESS."""
-    with FakeZalo(valid_tokens={ENV_ACCESS}, app_secret=APP_SECRET).serving() as server:
-        yield server
+def fake(served_fake: FakeZalo) -> FakeZalo:
+    """This module's fake Zalo is the served one (tests/conftest.py)."""
+    return served_fake
 
 
 @dataclass

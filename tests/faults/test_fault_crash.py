@@ -61,9 +61,9 @@ _ids = itertools.count(1)
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeZalo]:
-    with FakeZalo(valid_tokens={ENV_ACCESS}, app_secret=APP_SECRET).serving() as server:
-        yield server
+def fake(served_fake: FakeZalo) -> FakeZalo:
+    """This module's fake Zalo is the served one (tests/conftest.py)."""
+    return served_fake
 
 
 @pytest.fixture

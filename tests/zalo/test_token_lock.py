@@ -8,13 +8,12 @@ taken on the server and a second process waits for it. On SQLite it is the per-f
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
 import pytest
-import respx
 from sqlalchemy import text
 
 from bot.core.clock import FrozenClock
@@ -54,12 +53,6 @@ class Process:
         self.tokens = TokenManager(
             http, OAUTH, "app-1", "app-secret", self.store, clock, initial=ENV
         )
-
-
-@pytest.fixture
-def zalo() -> Iterator[respx.MockRouter]:
-    with respx.mock() as router:
-        yield router
 
 
 @pytest.fixture

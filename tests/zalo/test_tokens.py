@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
 import httpx
 import pytest
-import respx
 from sqlmodel import select
 
 from bot.core.clock import FrozenClock
@@ -24,18 +22,6 @@ from tests.helpers.tokens import OAUTH, TOKEN_URL, granted, refused
 
 ENV = TokenPair("env-access", "env-refresh", START + timedelta(hours=25))
 SECRETS = ("env-access", "env-refresh", "new-a", "new-r", "db-access", "db-refresh", "app-secret")
-
-
-@pytest.fixture
-def zalo() -> Iterator[respx.MockRouter]:
-    with respx.mock() as router:
-        yield router
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
 
 
 @pytest.fixture

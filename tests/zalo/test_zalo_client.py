@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from urllib.parse import parse_qs
 
@@ -37,18 +36,6 @@ def fail(code: int, message: str = "refused") -> httpx.Response:
 
 def sent_json(route: respx.Route, index: int = -1) -> dict[str, object]:
     return json.loads(route.calls[index].request.content)
-
-
-@pytest.fixture
-def zalo() -> Iterator[respx.MockRouter]:
-    with respx.mock() as router:
-        yield router
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
 
 
 @pytest.fixture
