@@ -176,7 +176,13 @@ class Eraser:
         return finished
 
     async def run_safely(self) -> None:
+        """The scheduler's run. A stop that cancels it is no error: an erasure resumes from the
+        step it reached at the next start."""
+        if self.stopping():
+            return
         try:
             await self.run_pending()
+        except asyncio.CancelledError:
+            log.debug("customer data erasure stopped with the service")
         except Exception:
             log.exception("customer data erasure failed; it resumes on the next run")
