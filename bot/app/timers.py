@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -27,6 +27,20 @@ from storage.models import ScheduledRun
 log = logging.getLogger("bot.app.runtime")  # the name these lines always had
 
 Stopping = Callable[[], bool]
+
+
+async def guarded(stopping: Stopping, what: str, work: Callable[[], Awaitable[object]]) -> None:
+    """How the scheduler runs a part's work: not once the service is stopping; a stop that
+    cancels it is no error (the database owns the timers: the work is found again at the next
+    start); any other failure is logged and the next run tries again."""
+    if stopping():
+        return
+    try:
+        await work()
+    except asyncio.CancelledError:
+        log.debug("%s stopped with the service", what)
+    except Exception:
+        log.exception("%s failed", what)
 
 
 @dataclass
@@ -74,16 +88,8 @@ class Sweeper:
         return False
 
     async def tick_safely(self) -> None:
-        """The scheduler's sweep. A stop cancels one waiting for the sweep lock (stop holds
-        it): that is no error (the deadlines are rows, found again at the next start)."""
-        if self.stopping():
-            return
-        try:
-            await self.tick()
-        except asyncio.CancelledError:
-            log.debug("deadline sweep stopped with the service")
-        except Exception:
-            log.exception("deadline sweep failed")
+        """The scheduler's sweep (a stop cancels one waiting for the sweep lock it holds)."""
+        await guarded(self.stopping, "deadline sweep", self.tick)
 
 
 @dataclass
@@ -122,14 +128,8 @@ class JobRunner:
                 await self.run_safely(job.name)
 
     async def run_safely(self, name: str) -> None:
-        if self.stopping():
-            return
-        try:
-            await self.run(name)
-        except asyncio.CancelledError:  # a stop: the job's claim is found again at the next start
-            log.debug("scheduled job %s stopped with the service", name)
-        except Exception:
-            log.exception("scheduled job %s failed", name)
+        """The scheduler's run of job `name` (a stopped one's claim is found at the next start)."""
+        await guarded(self.stopping, f"scheduled job {name}", lambda: self.run(name))
 
 
 async def claim_run(db: AsyncSession, job: str, period: str, now: datetime) -> bool:
@@ -176,13 +176,5 @@ class Eraser:
         return finished
 
     async def run_safely(self) -> None:
-        """The scheduler's run. A stop that cancels it is no error: an erasure resumes from the
-        step it reached at the next start."""
-        if self.stopping():
-            return
-        try:
-            await self.run_pending()
-        except asyncio.CancelledError:
-            log.debug("customer data erasure stopped with the service")
-        except Exception:
-            log.exception("customer data erasure failed; it resumes on the next run")
+        """The scheduler's run (a stopped erasure resumes from its step at the next start)."""
+        await guarded(self.stopping, "customer data erasure", self.run_pending)
