@@ -105,19 +105,6 @@ class Runtime:
         """TRUSTED_PROXIES as a set of addresses (see bot.core.clientip)."""
         return parse_proxies(self.settings.trusted_proxies)
 
-    async def start(self, *, workers: bool = True) -> None:
-        """Load what the process needs, then start the workers (create_app does the same with
-        one cleanup context per resource)."""
-        await self.load()
-        if workers:
-            await self.start_workers()
-
-    async def stop(self) -> None:
-        """Stop the workers, then close the Zalo client and the database."""
-        await self.stop_workers()
-        await self.http.aclose()
-        await self.close_database()
-
     async def load(self) -> None:
         """The session key, the staff and product files, the Zalo tokens; events kept for a
         failed signature that now verify are let in."""
@@ -299,7 +286,8 @@ def inbox_poll_seconds(settings: Settings) -> float:
 def build_runtime(
     settings: Settings, *, clock: Clock, http: httpx.AsyncClient | None = None
 ) -> Runtime:
-    """Wire every part from settings; nothing starts until Runtime.start()."""
+    """Wire every part from settings; nothing starts until create_app's cleanup contexts run
+    (Runtime.load, start_workers)."""
     engine = make_engine(settings.database_url)
     sessions = make_sessions(engine)
     renderer = Renderer(settings.tz, settings.locale)

@@ -83,13 +83,13 @@ VIEWER: web.RequestKey[Viewer | None] = web.RequestKey("viewer", Viewer | None) 
 
 
 def _key(runtime: Runtime) -> bytes:
-    """SESSION_SECRET's, else the key made once and kept in the database (Runtime.start loads
+    """SESSION_SECRET's, else the key made once and kept in the database (Runtime.load loads
     it), so every process and every restart accepts the same cookies."""
     secret = runtime.settings.session_secret
     if secret:
         return hashlib.sha256(secret.encode()).digest()
     if runtime.session_key is None:
-        raise RuntimeError("the session key is loaded by Runtime.start()")
+        raise RuntimeError("the session key is loaded by Runtime.load()")
     return runtime.session_key
 
 
