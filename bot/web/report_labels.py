@@ -3,19 +3,10 @@ from templates/<locale>/report_words.toml."""
 
 from __future__ import annotations
 
-from bot.core.render import labels
+from bot.web.words import Words, pairs
 
-Words = tuple[str, str]
-
-
-def _pairs(section: str) -> dict[str, Words]:
-    """`section` of templates/<locale>/report_words.toml as (vi, en) pairs, in the vi order."""
-    vi, en = labels("vi")[section], labels("en")[section]
-    return {key: (vi[key], en[key]) for key in vi}
-
-
-TITLES: dict[str, Words] = _pairs("report_titles")
-COLUMNS: dict[str, Words] = _pairs("report_columns")
+TITLES: dict[str, Words] = pairs("report_titles")
+COLUMNS: dict[str, Words] = pairs("report_columns")
 
 # Cells shown with a display word from labels.toml: column -> labels section.
 VALUE_LABELS = {
